@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
+#include <cstring>
+#include <limits>
 #include <ostream>
 
 #include "roofline/errors.hpp"
@@ -76,6 +79,145 @@ std::vector<std::string> precision_names() {
   std::vector<std::string> names;
   for (const FormatInfo& f : format_table) names.emplace_back(f.name);
   return names;
+}
+
+}  // namespace roofline
+
+// ---- scalar codecs ---------------------------------------------------------------------------------
+
+namespace roofline {
+
+namespace {
+// A small float format: `ebits` exponent bits, `mbits` mantissa bits, exponent bias `bias`.
+struct MiniFloat {
+  int ebits;
+  int mbits;
+  int bias;
+  double max_finite;
+};
+
+// Rounds |a| (finite, >= 0) to the format's grid with round-half-to-even; returns the rounded magnitude
+// (may exceed max_finite: the caller decides what overflow means).
+double round_to_grid(double a, const MiniFloat& f) {
+  if (a == 0.0) return 0.0;
+  const int min_normal_exp = 1 - f.bias;
+  int e2 = 0;
+  std::frexp(a, &e2);  // a = frac * 2^e2, frac in [0.5, 1)
+  int exponent = std::max(e2 - 1, min_normal_exp);
+  const double quantum = std::ldexp(1.0, exponent - f.mbits);
+  const double q = a / quantum;  // exact: division by a power of two
+  double r = std::floor(q);
+  const double rem = q - r;
+  if (rem > 0.5 || (rem == 0.5 && std::fmod(r, 2.0) != 0.0)) r += 1.0;
+  return r * quantum;
+}
+
+// Encodes a magnitude already on the grid and <= max_finite into exponent and mantissa fields.
+std::uint8_t pack_magnitude(double v, const MiniFloat& f) {
+  const int min_normal_exp = 1 - f.bias;
+  if (v < std::ldexp(1.0, min_normal_exp)) {  // subnormal or zero: exponent field 0
+    const double m = v / std::ldexp(1.0, min_normal_exp - f.mbits);
+    return static_cast<std::uint8_t>(std::lround(m));
+  }
+  int e2 = 0;
+  std::frexp(v, &e2);
+  const int exponent = e2 - 1;
+  const double mant = (v / std::ldexp(1.0, exponent) - 1.0) * std::ldexp(1.0, f.mbits);
+  return static_cast<std::uint8_t>(((exponent + f.bias) << f.mbits) | int(std::lround(mant)));
+}
+
+double unpack_magnitude(std::uint8_t bits, const MiniFloat& f) {
+  const int e = bits >> f.mbits;
+  const int m = bits & ((1 << f.mbits) - 1);
+  if (e == 0) return std::ldexp(double(m), 1 - f.bias - f.mbits);
+  return std::ldexp(1.0 + double(m) / double(1 << f.mbits), e - f.bias);
+}
+
+constexpr MiniFloat e4m3{4, 3, 7, 448.0};
+constexpr MiniFloat e5m2{5, 2, 15, 57344.0};
+constexpr MiniFloat e2m1{2, 1, 1, 6.0};
+}  // namespace
+
+std::uint8_t encode_fp8_e4m3(float x, Overflow overflow) {
+  const std::uint8_t sign = std::signbit(x) ? 0x80 : 0x00;
+  if (std::isnan(x)) return sign | 0x7F;
+  const double a = std::fabs(double(x));
+  const double r = std::isinf(a) ? std::numeric_limits<double>::infinity() : round_to_grid(a, e4m3);
+  if (r > e4m3.max_finite) return overflow == Overflow::saturate ? (sign | 0x7E) : (sign | 0x7F);
+  return sign | pack_magnitude(r, e4m3);
+}
+
+float decode_fp8_e4m3(std::uint8_t code) {
+  const bool neg = code & 0x80;
+  const std::uint8_t mag = code & 0x7F;
+  if (mag == 0x7F) return std::numeric_limits<float>::quiet_NaN();
+  const double v = unpack_magnitude(mag, e4m3);
+  return float(neg ? -v : v);
+}
+
+std::uint8_t encode_fp8_e5m2(float x, Overflow overflow) {
+  const std::uint8_t sign = std::signbit(x) ? 0x80 : 0x00;
+  if (std::isnan(x)) return sign | 0x7F;
+  const double a = std::fabs(double(x));
+  const double r = std::isinf(a) ? std::numeric_limits<double>::infinity() : round_to_grid(a, e5m2);
+  if (r > e5m2.max_finite) return overflow == Overflow::saturate ? (sign | 0x7B) : (sign | 0x7C);
+  return sign | pack_magnitude(r, e5m2);
+}
+
+float decode_fp8_e5m2(std::uint8_t code) {
+  const bool neg = code & 0x80;
+  const std::uint8_t mag = code & 0x7F;
+  if (mag == 0x7C) return neg ? -std::numeric_limits<float>::infinity() : std::numeric_limits<float>::infinity();
+  if (mag > 0x7C) return std::numeric_limits<float>::quiet_NaN();
+  const double v = unpack_magnitude(mag, e5m2);
+  return float(neg ? -v : v);
+}
+
+std::uint8_t encode_fp4_e2m1(float x) {
+  if (std::isnan(x)) return 0x7;
+  const std::uint8_t sign = std::signbit(x) ? 0x8 : 0x0;
+  const double a = std::fabs(double(x));
+  const double r = std::isinf(a) ? e2m1.max_finite : std::min(round_to_grid(a, e2m1), e2m1.max_finite);
+  return sign | pack_magnitude(r, e2m1);
+}
+
+float decode_fp4_e2m1(std::uint8_t code) {
+  const double v = unpack_magnitude(code & 0x7, e2m1);
+  return float((code & 0x8) ? -v : v);
+}
+
+std::uint8_t encode_e8m0(float x) {
+  if (std::isnan(x) || !(x > 0)) return 0xFF;
+  int e2 = 0;
+  std::frexp(double(x), &e2);
+  const int exponent = std::clamp(e2 - 1, -127, 127);
+  return static_cast<std::uint8_t>(exponent + 127);
+}
+
+float decode_e8m0(std::uint8_t code) {
+  if (code == 0xFF) return std::numeric_limits<float>::quiet_NaN();
+  return float(std::ldexp(1.0, int(code) - 127));
+}
+
+float round_to_bf16(float x) {
+  if (std::isnan(x)) return x;
+  std::uint32_t u = 0;
+  std::memcpy(&u, &x, 4);
+  const std::uint32_t lsb = (u >> 16) & 1u;
+  u += 0x7FFFu + lsb;
+  u &= 0xFFFF0000u;
+  float out = 0;
+  std::memcpy(&out, &u, 4);
+  return out;
+}
+
+float round_to_fp16(float x) {
+  if (std::isnan(x) || std::isinf(x)) return x;
+  constexpr MiniFloat f16{5, 10, 15, 65504.0};
+  const double a = std::fabs(double(x));
+  const double r = round_to_grid(a, f16);
+  const double v = r > f16.max_finite ? std::numeric_limits<double>::infinity() : r;
+  return float(std::signbit(x) ? -v : v);
 }
 
 }  // namespace roofline

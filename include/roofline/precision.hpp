@@ -93,4 +93,31 @@ bool try_parse_precision(std::string_view text, Precision& out);
 /// Every canonical name, in table order.
 std::vector<std::string> precision_names();
 
+// ---- scalar codecs (bit-exact; used by the quantisers and by validate/'s CPU references) -------------
+
+/// What a value beyond the largest finite magnitude becomes.
+enum class Overflow : std::uint8_t {
+  saturate,   ///< clamp to ±max_finite (the hardware's .satfinite conversion)
+  propagate,  ///< E5M2: ±inf; E4M3 (no inf): NaN. NaN inputs always stay NaN.
+};
+
+/// FP8 E4M3 (OCP "fn": bias 7, no infinities, NaN = S.1111.111, max 448, min subnormal 2^-9),
+/// rounded to nearest even.
+std::uint8_t encode_fp8_e4m3(float x, Overflow overflow = Overflow::saturate);
+float decode_fp8_e4m3(std::uint8_t code);
+/// FP8 E5M2 (IEEE-like: bias 15, ±inf = S.11111.00, NaN, max 57344, min subnormal 2^-16), RNE.
+std::uint8_t encode_fp8_e5m2(float x, Overflow overflow = Overflow::saturate);
+float decode_fp8_e5m2(std::uint8_t code);
+/// FP4 E2M1 (OCP MX: bias 1, values 0, 0.5, 1, 1.5, 2, 3, 4, 6; no inf/NaN: always saturates), RNE;
+/// the 4-bit code is in the low nibble. NaN encodes as +6 (there is no NaN code).
+std::uint8_t encode_fp4_e2m1(float x);
+float decode_fp4_e2m1(std::uint8_t code);
+/// E8M0 scale (OCP MX): 2^(code-127), code 0xFF is NaN. Encodes the power of two floor(log2(x)),
+/// clamped to [2^-127, 2^127]; x must be > 0.
+std::uint8_t encode_e8m0(float x);
+float decode_e8m0(std::uint8_t code);
+/// Rounds a float to the nearest bf16 / fp16 value (RNE), returned as float; fp16 overflows to inf.
+float round_to_bf16(float x);
+float round_to_fp16(float x);
+
 }  // namespace roofline
