@@ -4,6 +4,7 @@
 #include "cli_common.hpp"
 #include "command.hpp"
 #include "roofline/calibration.hpp"
+#include "roofline/errors.hpp"
 #include "roofline/io.hpp"
 #include "roofline/report.hpp"
 
@@ -60,6 +61,8 @@ const bool registered = register_command(30, [](CLI::App& app, int&) {
     c.tensor_parallel = o.tensor_parallel;
     const Calibration cal = calibration_for(hw, hws);
     StepReport r{&model, &hw, c, predict_step(model, c, hw, cal)};
+    for (const OpPrediction& o : r.prediction.ops)  // a kernel the GPU cannot run: refuse, with the reason
+      if (o.op.support == Support::unsupported) throw InvalidArgumentError(std::string(to_string(o.op.type)) + ": " + o.op.note);
     const std::string text = render_report(r, parse_report_format(o.format));
     if (o.out.empty()) std::cout << text;
     else write_file_atomically(o.out, text);
