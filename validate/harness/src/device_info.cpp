@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 
 #include "detail/nvml.hpp"
 #include "roofline/validate/cuda_check.hpp"
@@ -20,6 +21,12 @@ bool contains(const std::string& haystack, const char* needle) { return haystack
 }  // namespace
 
 bool gpu_available(std::string* why_not) {
+  // Lets tests exercise the no-GPU paths on a machine that has one.
+  if (const char* force = std::getenv("ROOFLINE_VALIDATE_FORCE_NO_GPU"); force != nullptr && *force != '\0' &&
+                                                                        std::string(force) != "0") {
+    if (why_not != nullptr) *why_not = "no usable CUDA device: ROOFLINE_VALIDATE_FORCE_NO_GPU is set";
+    return false;
+  }
   int count = 0;
   const cudaError_t status = cudaGetDeviceCount(&count);
   if (status != cudaSuccess) {
@@ -115,6 +122,7 @@ std::string hw_profile_for_device_name(const std::string& device_name) {
     return "";
   }
   if (contains(n, "B200")) return "b200";
+  if (contains(n, "GB10")) return "gb10";
   return "";
 }
 

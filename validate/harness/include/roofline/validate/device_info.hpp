@@ -38,7 +38,8 @@ struct ClockSample {
 };
 
 /// True when a CUDA device and a working driver exist; otherwise false with the reason in *why_not.
-/// Never throws and never aborts (it only asks the runtime for the device count).
+/// Never throws and never aborts (it only asks the runtime for the device count). The environment variable
+/// ROOFLINE_VALIDATE_FORCE_NO_GPU=1 makes it report no GPU (tests of the no-GPU paths).
 bool gpu_available(std::string* why_not = nullptr);
 
 /// Reads everything about `device`; `hw_profile` is stored as given. Throws CudaError on a CUDA failure.
@@ -52,7 +53,8 @@ ClockSample sample_clocks(const DeviceInfo& info);
 
 /// The hw_profiles/ name for a CUDA device name, or "" when unknown:
 /// "NVIDIA H100 80GB HBM3" → "h100_sxm", "NVIDIA H100 PCIe" → "h100_pcie", "NVIDIA H200" → "h200_sxm",
-/// "NVIDIA A100-SXM4-80GB" → "a100_sxm_80gb", "NVIDIA B200" → "b200".
+/// "NVIDIA A100-SXM4-80GB" → "a100_sxm_80gb", "NVIDIA B200" → "b200", "NVIDIA GB10" → "gb10"; Grace
+/// superchips (GH200, GB200) and NVL variants are unknown (their power limits and memory differ).
 std::string hw_profile_for_device_name(const std::string& device_name);
 
 }  // namespace roofline::validate
