@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdio>
+
 #include "detail/json_reader.hpp"
 #include "roofline/errors.hpp"
 #include "roofline/flash_attention.hpp"
@@ -297,6 +299,47 @@ WorkloadPrediction predict_workload(const Workload& w, const HardwareSpec& hw, c
     }
   }
   return r;
+}
+
+namespace {
+void append_escaped(std::string& out, std::string_view s) {
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += c;
+        }
+    }
+  }
+}
+}  // namespace
+
+bool predict_line(std::string_view line, const std::string& file, int line_number, const HardwareSpec& hw,
+                  const Calibration& calibration, const ModelRegistry& models, std::string& out) {
+  out.clear();
+  try {
+    const Workload w = parse_workload(line, file, line_number);
+    const WorkloadPrediction p = predict_workload(w, hw, calibration, models);
+    char buf[256];
+    std::snprintf(buf, sizeof buf,
+                  "{\"predicted_s\":%.6g,\"bound\":\"%s\",\"interval_s\":[%.6g,%.6g],\"flops\":%.6g,\"bytes\":%.6g}",
+                  p.time_s, to_string(p.bound).data(), p.interval_low_s, p.interval_high_s, p.flops, p.bytes);
+    out = buf;
+    return true;
+  } catch (const Error& e) {
+    out = "{\"error\":\"";
+    append_escaped(out, e.what());
+    out += "\"}";
+    return false;
+  }
 }
 
 }  // namespace roofline
