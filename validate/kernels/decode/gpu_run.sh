@@ -44,27 +44,27 @@ for t in "$build/validate/kernels/common/test_kernels_common" "$bin/test_decode_
 done
 
 step "GPU correctness (full) and compute-sanitizer memcheck/racecheck (small shapes, in parallel)"
-( timeout 300 compute-sanitizer --tool memcheck --leak-check full --error-exitcode 9 "$bin/decode_gpu_test" --small \
+( timeout 200 compute-sanitizer --tool memcheck --leak-check full --error-exitcode 9 "$bin/decode_gpu_test" --small \
     > "$work/memcheck.log" 2>&1; echo "memcheck exit $?" >> "$work/memcheck.log" ) &
 mc=$!
-timeout 240 "$bin/decode_gpu_test" --out "$OUT/decode_correctness.jsonl" || fail "decode_gpu_test (see above)"
+timeout 180 "$bin/decode_gpu_test" --out "$OUT/decode_correctness.jsonl" || fail "decode_gpu_test (see above)"
 wait $mc
 tail -4 "$work/memcheck.log"
 grep -q "memcheck exit 0" "$work/memcheck.log" || fail "memcheck"
-timeout 300 compute-sanitizer --tool racecheck --racecheck-report all --error-exitcode 9 "$bin/decode_gpu_test" --small \
+timeout 150 compute-sanitizer --tool racecheck --racecheck-report all --error-exitcode 9 "$bin/decode_gpu_test" --small \
   > "$work/racecheck.log" 2>&1; rc=$?
 tail -4 "$work/racecheck.log"; echo "racecheck exit $rc"
 [[ $rc -eq 0 ]] || fail "racecheck"
 
 step "timing sweep: our kernels"
-timeout 420 "$bin/decode_bench" --out "$OUT" $quick || fail "decode_bench"
+timeout 300 "$bin/decode_bench" --out "$OUT" $quick || fail "decode_bench"
 
 step "timing sweep: PyTorch SDPA (flash, cuDNN) and FlashInfer, same run"
 python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda)" || true
 if ls "$root"/.whl/*.whl > /dev/null 2>&1; then
   python3 -m pip install --no-deps --no-index --quiet "$root"/.whl/*.whl > "$work/pip.log" 2>&1 || tail -5 "$work/pip.log"
 fi
-timeout 300 python3 "$root/validate/kernels/decode/torch_baselines.py" --out "$OUT" $quick || fail "torch_baselines"
+timeout 240 python3 "$root/validate/kernels/decode/torch_baselines.py" --out "$OUT" $quick || fail "torch_baselines"
 
 step "SASS: instructions each kernel claims"
 objs=$(find "$build/validate/kernels/decode" -name "*.cu.o" | sort)
