@@ -179,6 +179,10 @@ TimeStats time_gpu(const std::function<void(cudaStream_t, int)>& launch, const T
       samples[i] = sum[i] / calls;
       spans.push_back(static_cast<double>(last[i] - first[i]) * 1e-9 / calls);
     }
+    for (const KernelActivity& k : kernels) {
+      const auto it = sample_of_id.find(k.external_id);
+      if (it != sample_of_id.end() && it->second == 0) stats.kernel_names.push_back(k.name);
+    }
     const int per_sample = count[0];
     const bool uniform = std::all_of(count.begin(), count.end(), [&](int c) { return c == per_sample; });
     stats.kernels_per_call = (uniform && per_sample % calls == 0) ? per_sample / calls : 0;
