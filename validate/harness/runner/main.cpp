@@ -14,6 +14,7 @@
 #include "roofline/validate/cuda_check.hpp"
 #include "roofline/validate/device_info.hpp"
 #include "runner/runner.hpp"
+#include "runner/summary.hpp"
 
 namespace rv = roofline::validate;
 namespace rr = roofline::validate::runner;
@@ -39,6 +40,8 @@ int main(int argc, char** argv) {
   std::string out_dir;
   bool quick = false, smoke = false, counters = false, no_cupti = false, replace = false, quiet = false, list = false;
   int device = 0;
+  bool print_hw = false;
+  std::string summary_dir;
   app.add_option("suites", suites, "suites to run: " + joined(rr::suite_names()) + ", or all");
   app.add_option("--hw", hw, "hw profile name (default: derived from the device name)");
   app.add_option("--out-dir", out_dir, "where <suite>.jsonl files go (default: validate/data/<hw>)");
@@ -49,6 +52,8 @@ int main(int argc, char** argv) {
   app.add_flag("--replace", replace, "truncate each suite's file first instead of appending");
   app.add_flag("--quiet", quiet, "no progress output");
   app.add_flag("--list", list, "list the suites and exit");
+  app.add_flag("--print-hw", print_hw, "print the hw profile name of the device and exit");
+  app.add_option("--summary", summary_dir, "print a summary of the records in DIR (strictly parsed) and exit");
   app.add_option("--device", device, "CUDA device ordinal")->check(CLI::NonNegativeNumber);
   try {
     app.parse(argc, argv);
@@ -62,7 +67,8 @@ int main(int argc, char** argv) {
     for (const auto& s : rr::suite_names()) std::cout << s << "\n";
     return 0;
   }
-  if (suites.empty()) {
+  if (!summary_dir.empty()) return rr::print_summary(summary_dir, std::cout) == 0 ? 0 : 1;
+  if (suites.empty() && !print_hw) {
     std::cerr << "roofline-validate: no suite given; known: " << joined(rr::suite_names()) << ", all\n";
     return kUsageError;
   }
@@ -132,6 +138,10 @@ int main(int argc, char** argv) {
     }
   }
   info.hw_profile = hw;
+  if (print_hw) {
+    std::cout << hw << "\n";
+    return 0;
+  }
   if (registry) {
     if (const roofline::HardwareSpec* spec = registry->find(hw)) options.theoretical_bytes_per_s = spec->bandwidth_bytes_per_s();
   }

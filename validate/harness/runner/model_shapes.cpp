@@ -32,6 +32,7 @@ std::vector<GemmDims> holdout_gemm_shapes(int count, std::uint64_t seed) {
 ModelShapes load_model_shapes(const std::vector<std::string>& only) {
   const ModelRegistry registry = ModelRegistry::load_default();
   ModelShapes out;
+  for (const std::string& name : only) registry.get(name);  // UnknownNameError listing the known models
   std::map<std::pair<std::int64_t, std::int64_t>, std::vector<std::string>> linear;
   for (const std::string& name : registry.names()) {
     if (!only.empty() && std::find(only.begin(), only.end(), name) == only.end()) continue;

@@ -38,7 +38,8 @@ struct GemmDims {
 std::vector<GemmDims> holdout_gemm_shapes(int count, std::uint64_t seed);
 
 /// Loads the shipped models (roofline::ModelRegistry::load_default()); `only`, when not empty, keeps those
-/// models. Throws roofline::Error when the registry cannot be loaded.
+/// models (an unknown name throws roofline::UnknownNameError). Throws roofline::Error when the registry
+/// cannot be loaded.
 ModelShapes load_model_shapes(const std::vector<std::string>& only = {});
 
 }  // namespace roofline::validate::runner

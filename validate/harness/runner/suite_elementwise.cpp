@@ -130,7 +130,8 @@ void run_elementwise_suite(Runner& r) {
       continue;
     }
     const double set_bytes = elementwise_bytes(p.kind, p.rows, p.cols);
-    const int rotations = std::min(rotations_for(static_cast<std::int64_t>(set_bytes), l2), kMaxRotations);
+    const int rotations = std::min(rotations_for(static_cast<std::int64_t>(set_bytes), l2),
+                                   scale == Scale::smoke ? 4 : kMaxRotations);
     const Layout lay = layout_for(p.kind, p.rows, p.cols);
     const double table_bytes = static_cast<double>(p.vocab) * p.cols * 2;
     if (static_cast<double>(lay.stride) * rotations + table_bytes > 0.4 * static_cast<double>(r.device().memory_bytes)) {

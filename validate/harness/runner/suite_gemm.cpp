@@ -84,10 +84,10 @@ struct Operands {
   int rotations = 1;
 };
 
-Operands make_operands(GemmDType t, const GemmShape& s, std::int64_t l2, std::uint64_t seed) {
+Operands make_operands(GemmDType t, const GemmShape& s, std::int64_t l2, std::uint64_t seed, int max_rotations = kMaxRotations) {
   Operands o;
   const std::int64_t xb = gemm_x_bytes(t, s), wb = gemm_w_bytes(t, s), yb = gemm_y_bytes(t, s);
-  o.rotations = std::min(rotations_for(xb + wb + yb, l2), kMaxRotations);
+  o.rotations = std::min(rotations_for(xb + wb + yb, l2), max_rotations);
   o.x = 0;
   o.w = align256(xb);
   o.y = o.w + align256(wb);
@@ -131,7 +131,7 @@ void measure_gemm(Runner& r, GemmContext& ctx, GemmDType t, const GemmShape& s, 
   Operands ops;
   std::optional<LtGemm> gemm;
   if (!r.guard(label, workload, [&] {
-        ops = make_operands(t, s, r.device().l2_bytes, seed);
+        ops = make_operands(t, s, r.device().l2_bytes, seed, r.options().scale == Scale::smoke ? 4 : kMaxRotations);
         gemm.emplace(ctx.handle.get(), t, s, kWorkspaceBytes, ctx.w_scale(), ctx.x_scale());
       })) {
     return;

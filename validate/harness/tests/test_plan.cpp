@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "roofline/errors.hpp"
 #include "runner/model_shapes.hpp"
 
 using namespace roofline::validate::runner;
@@ -34,7 +35,7 @@ TEST_CASE("all shipped models give distinct, sorted shapes and a vocabulary per 
           return a.n == b.n && a.k == b.k;
         }) == s.linear.end());
   for (const std::int64_t h : s.hidden) CHECK(s.vocab_for_hidden.count(h) == 1);
-  CHECK_THROWS(load_model_shapes({"no-such-model"}).models.at(0));
+  CHECK_THROWS_AS(load_model_shapes({"no-such-model"}), roofline::UnknownNameError);
 }
 
 TEST_CASE("held-out GEMM shapes are reproducible and inside their ranges") {
