@@ -239,6 +239,7 @@ json Runner::measure(const Case& c) {
         extra["cupti_kernel_sum_s"] = p.median_s / c.time_divisor;
         extra["cupti_span_s"] = p.span_median_s / c.time_divisor;
         extra["kernel_names"] = p.kernel_names;
+        extra["cupti_grouping"] = p.grouping;
       } catch (const std::exception& e) {
         extra["cupti_probe_error"] = handle_failure(e);
       }

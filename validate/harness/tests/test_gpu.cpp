@@ -183,6 +183,7 @@ TEST_CASE("time_gpu through CUPTI activity agrees with CUDA events on a bandwidt
   o.use_cupti_activity = true;
   const TimeStats cupti = time_gpu(read, o);
   CHECK(cupti.method == "cupti_activity");
+  CHECK(cupti.grouping == "external_correlation");  // labels pushed around cudaGraphLaunch reach the graph's kernels
   CHECK(cupti.kernels_per_call == 1);
   REQUIRE(cupti.kernel_names.size() == 1);
   CHECK(cupti.kernel_names[0].find("stream_read_kernel") != std::string::npos);
