@@ -172,9 +172,8 @@ struct CodecInt {
   static float round(float v) { return detail::int_round(v, max); }
   static std::uint16_t nan_code(bool) { return 0; }
   static std::uint16_t inf_code(bool neg, Overflow) { return std::uint16_t(neg ? -Qmax : Qmax) & mask; }
-  static float dec(std::uint16_t c) {
-    const int v = int(c & mask);
-    return float(v >= (1 << (Bits - 1)) ? v - (1 << Bits) : v);
+  static float dec(std::uint16_t c) {  // sign-extend the low Bits bits (C++20: >> of a negative is arithmetic)
+    return float(std::int32_t(std::uint32_t(c) << (32 - Bits)) >> (32 - Bits));
   }
 };
 using CodecInt8 = CodecInt<127, 8>;
@@ -355,8 +354,8 @@ GranuleScale scale_for_clip(double c, const ScaleContext& ctx, std::int64_t gi) 
   GranuleScale out;
   const QuantSpec& spec = *ctx.spec;
   if (spec.precision == Precision::nvfp4) {
-    out.code = encode_fp8_e4m3(float(c / 6.0 / double(ctx.tensor_scale)));
-    out.scale = decode_fp8_e4m3(out.code) * ctx.tensor_scale;
+    out.code = detail::fast_encode_e4m3(float(c / 6.0 / double(ctx.tensor_scale)));  // = encode_fp8_e4m3, saturating
+    out.scale = CodecE4M3::dec(out.code) * ctx.tensor_scale;
     out.inv = out.scale > 0 ? 1.0f / out.scale : 0.0f;
     if (out.scale > 0) require_usable_scale(out.scale, spec, *ctx.geometry, gi, c);
     return out;
@@ -582,7 +581,7 @@ int scale_bits_for(const QuantSpec& spec) {
 }
 
 // nvfp4's per-tensor FP32 decode scale: amax / (448 * 6), so that the largest block scale is E4M3's 448.
-float nvfp4_tensor_scale(const Matrix& x, const Geometry& g) {
+float nvfp4_tensor_scale(const Matrix& x) {
   float amax = 0;
   for (float v : x.values) {
     const float a = std::fabs(v);
@@ -594,7 +593,6 @@ float nvfp4_tensor_scale(const Matrix& x, const Geometry& g) {
   if (!(std::isnormal(t * 0.001953125f) && std::isfinite(t))) {
     std::ostringstream os;
     os << "nvfp4 tensor scale " << t << " (absmax " << amax << ") is not usable in fp32";
-    (void)g;
     throw InvalidArgumentError(os.str());
   }
   return t;
@@ -634,12 +632,13 @@ QuantizedTensor encode_with_clips(const Matrix& x, const QuantSpec& spec, const 
 
 // Scale of a block-format block from its code.
 float block_scale(Precision p, std::uint8_t code, float tensor_scale) {
-  return p == Precision::nvfp4 ? decode_fp8_e4m3(code) * tensor_scale : decode_e8m0(code);
+  return p == Precision::nvfp4 ? CodecE4M3::dec(code) * tensor_scale : decode_e8m0(code);
 }
 
-void check_scales(const QuantizedTensor& q, const Geometry& g, const char* what) {
+// Checks the scales of q (and its codes when check_codes) against geometry g.
+void check_scales(const QuantizedTensor& q, const Geometry& g, const char* what, bool check_codes) {
   const std::string prefix = std::string(what) + ": ";
-  if (std::int64_t(q.codes.size()) != q.rows * q.cols && std::string(what) == "dequantize")
+  if (check_codes && std::int64_t(q.codes.size()) != q.rows * q.cols)
     throw InvalidArgumentError(prefix + std::to_string(q.codes.size()) + " codes for shape [" +
                                std::to_string(q.rows) + "x" + std::to_string(q.cols) + "]");
   if (is_16bit(q.spec.precision)) return;
@@ -691,7 +690,7 @@ QuantizedTensor quantize(const Matrix& x, const QuantSpec& spec_in) {
   const QuantSpec spec = validated(spec_in);
   const Geometry g = make_geometry(x.rows, x.cols, spec);
   ScaleContext ctx = make_context(spec, g);
-  if (spec.precision == Precision::nvfp4) ctx.tensor_scale = nvfp4_tensor_scale(x, g);
+  if (spec.precision == Precision::nvfp4) ctx.tensor_scale = nvfp4_tensor_scale(x);
   return encode_with_clips(x, spec, g, ctx, calibrate(x, spec, g, ctx));
 }
 
@@ -703,7 +702,7 @@ QuantizedTensor quantize_with_scales(const Matrix& x, const QuantizedTensor& ref
                                std::to_string(reference.rows) + "x" + std::to_string(reference.cols) + "]");
   const QuantSpec spec = validated(reference.spec);
   const Geometry g = make_geometry(x.rows, x.cols, spec);
-  check_scales(reference, g, "quantize_with_scales");
+  check_scales(reference, g, "quantize_with_scales", false);
   QuantizedTensor q;
   q.spec = spec;
   q.rows = x.rows;
@@ -742,7 +741,7 @@ Matrix dequantize(const QuantizedTensor& q) {
                                "]");
   const QuantSpec spec = validated(q.spec);
   const Geometry g = make_geometry(q.rows, q.cols, spec);
-  check_scales(q, g, "dequantize");
+  check_scales(q, g, "dequantize", true);
   Matrix out{q.rows, q.cols, std::vector<float>(q.codes.size())};
   if (is_16bit(spec.precision)) {
     const bool fp16 = spec.precision == Precision::fp16;
@@ -963,7 +962,7 @@ DynamicQuantResult DynamicQuantizer::run(const Matrix& activation, const Matrix*
 
   const Geometry g = make_geometry(activation.rows, activation.cols, spec);
   ScaleContext ctx = make_context(spec, g);
-  if (spec.precision == Precision::nvfp4) ctx.tensor_scale = nvfp4_tensor_scale(activation, g);
+  if (spec.precision == Precision::nvfp4) ctx.tensor_scale = nvfp4_tensor_scale(activation);
   std::vector<double> clips = calibrate(activation, spec, g, ctx);
   const bool smoothable = config_.scale_ema_decay > 0 && !is_16bit(spec.precision) &&
                           !is_block_format(spec.precision) &&

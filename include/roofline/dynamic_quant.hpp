@@ -165,9 +165,10 @@ std::int64_t storage_bytes(const QuantizedTensor& q);
 /// uniform grid the bulk gets 1/outlier_ratio of the resolution a Gaussian tensor would get: 2.0 costs the
 /// bulk 20 log10(2) = 6.0 dB of SQNR, one bit. An RMS in the denominator would not do: when outlier channels
 /// carry most of the energy the RMS follows them and the ratio saturates near 1/sqrt(outlier fraction).
-/// Heavy tails without outlier channels (Student-t, 5 dof) give about 4; LLM outlier features (LLM.int8():
-/// up to 20x; SmoothQuant: ~100x) give 10-100; "massive activations" (Sun et al. 2024, arXiv:2402.17762,
-/// ~10^4x the median) give thousands.
+/// Heavy tails without outlier channels (Student-t, 5 dof) give about 4; outlier channels 10-100x the rest
+/// (LLM.int8(): systematic large-magnitude features in a few hidden dimensions; SmoothQuant: outliers ~100x
+/// most values) give 20-200; "massive activations" (Sun et al. 2024, arXiv:2402.17762: up to 100,000x
+/// others) give 10^4 and more.
 /// dynamic_range = absmax / p50: a format whose max / min-normal ratio is below it puts half the values in
 /// its subnormal range under absmax scaling.
 struct ActivationStats {

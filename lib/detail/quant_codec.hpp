@@ -54,16 +54,20 @@ inline float round_half_even(float q) {
 template <int M, int B>
 inline std::uint32_t minifloat_magnitude_code(float a, std::uint32_t max_code) {
   constexpr int emin = 1 - B;
-  constexpr float min_normal = pow2f(emin);
-  if (a < min_normal) {
-    const float q = a * pow2f(M - emin);  // exact: scaling by a power of two
-    return static_cast<std::uint32_t>(round_half_even(q));
-  }
   constexpr int shift = 23 - M;
-  std::uint32_t u = float_bits(a);
-  u += ((1u << (shift - 1)) - 1u) + ((u >> shift) & 1u);
-  const std::uint32_t code = (u >> shift) - (static_cast<std::uint32_t>(127 - B) << M);
-  return code < max_code ? code : max_code;
+  const std::uint32_t ab = float_bits(a);
+  // Branch-free (E2M1 puts a third of typical values below its smallest normal, 1.0): compute both
+  // candidates and select with an integer mask.
+  const std::uint32_t is_sub = 0u - std::uint32_t(ab < float_bits(pow2f(emin)));
+  // Subnormal candidate, from min(a, 2^emin) so that it stays in [0, 2^M]: exact scaling by a power of two,
+  // then round half to even.
+  const float a_sub = bits_float((ab & is_sub) | (float_bits(pow2f(emin)) & ~is_sub));
+  const auto sub = static_cast<std::uint32_t>(round_half_even(a_sub * pow2f(M - emin)));
+  // Normal candidate (meaningful when a >= 2^emin; below, its wrapped value is discarded by the select).
+  const std::uint32_t u = ab + ((1u << (shift - 1)) - 1u) + ((ab >> shift) & 1u);
+  std::uint32_t code = (u >> shift) - (static_cast<std::uint32_t>(127 - B) << M);
+  code = code < max_code ? code : max_code;
+  return (sub & is_sub) | (code & ~is_sub);
 }
 
 /// FP8 E4M3 code of a finite x, saturating (0x7E = 448).
