@@ -1001,6 +1001,8 @@ AdaptivePrecisionSelector::AdaptivePrecisionSelector(AdaptiveQuantConfig config)
   if (!(lo > 0 && lo <= mid && mid <= hi))
     throw InvalidArgumentError("outlier thresholds: need 0 < low <= medium <= high, got low " + fmt(lo) +
                                ", medium " + fmt(mid) + ", high " + fmt(hi));
+  if (config_.long_context_seq_len < 0)
+    throw InvalidArgumentError("long_context_seq_len: must be >= 0, got " + std::to_string(config_.long_context_seq_len));
   by_bits_ = config_.precision_candidates;
   std::stable_sort(by_bits_.begin(), by_bits_.end(),
                    [](Precision a, Precision b) { return bits_per_element(a) < bits_per_element(b); });
@@ -1027,18 +1029,22 @@ PrecisionSelection AdaptivePrecisionSelector::select(std::string_view operator_n
     const Precision p = narrowest_with_bits(8).value_or(widest);
     return {p, who + " > medium " + fmt(config_.medium_outlier_threshold) + ": narrowest 8-bit candidate"};
   }
-  // Rule 3: mild outliers: 4-bit only where its error does not persist (a decode GEMM, not the KV cache,
-  // whose entries every later token reads) and where it pays (decode is memory-bound; prefill on a GPU
-  // without 4-bit tensor cores gains nothing); otherwise 8-bit.
+  // Rule 3: mild outliers (the 4-bit format has lost up to one bit to them): 4-bit only where the bytes it
+  // saves dominate the step: a decode GEMM (memory-bound, weight bytes dominate) or the KV cache from
+  // long_context_seq_len tokens on; otherwise (a prefill GEMM is compute-bound; a short KV cache is a small
+  // share of the traffic, and every later token reads its errors) the narrowest 8-bit candidate.
   if (r > config_.low_outlier_threshold) {
-    const bool four_bit_ok = context.phase == InferencePhase::decode && !context.is_kv_cache;
-    if (four_bit_ok)
-      return {narrowest, who + " in (low " + fmt(config_.low_outlier_threshold) + ", medium " +
-                             fmt(config_.medium_outlier_threshold) + "], decode GEMM: narrowest candidate"};
+    const std::string band = who + " in (low " + fmt(config_.low_outlier_threshold) + ", medium " +
+                             fmt(config_.medium_outlier_threshold) + "], ";
+    if (context.is_kv_cache && context.seq_len >= config_.long_context_seq_len)
+      return {narrowest, band + "KV cache at seq_len " + std::to_string(context.seq_len) +
+                             " >= " + std::to_string(config_.long_context_seq_len) + ": narrowest candidate"};
+    if (!context.is_kv_cache && context.phase == InferencePhase::decode)
+      return {narrowest, band + "decode GEMM: narrowest candidate"};
     const Precision p = narrowest_with_bits(8).value_or(widest);
-    return {p, who + " in (low " + fmt(config_.low_outlier_threshold) + ", medium " +
-                   fmt(config_.medium_outlier_threshold) + "], " +
-                   (context.is_kv_cache ? std::string("KV cache") : std::string("prefill")) +
+    return {p, band + (context.is_kv_cache ? "KV cache at seq_len " + std::to_string(context.seq_len) + " < " +
+                                                 std::to_string(config_.long_context_seq_len)
+                                           : std::string("prefill GEMM")) +
                    ": narrowest 8-bit candidate"};
   }
   // Rule 4: Gaussian-like: the narrowest candidate.

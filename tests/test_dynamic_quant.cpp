@@ -862,7 +862,12 @@ TEST_CASE("AdaptivePrecisionSelector moves between candidates at the thresholds 
   CHECK(sel.select_precision("q_proj", stats(40), prefill) == Precision::nvfp4);  // <= low
   CHECK(sel.select_precision("q_proj", stats(60), decode) == Precision::nvfp4);   // (low, medium], decode GEMM
   CHECK(sel.select_precision("q_proj", stats(60), prefill) == Precision::fp8_e4m3);
-  CHECK(sel.select_precision("k_cache", stats(60), kv) == Precision::fp8_e4m3);
+  CHECK(sel.select_precision("k_cache", stats(60), kv) == Precision::fp8_e4m3);  // 4096 < 8192 tokens
+  const SelectionContext long_kv{.phase = InferencePhase::decode, .seq_len = 32768, .is_kv_cache = true};
+  CHECK(sel.select_precision("k_cache", stats(60), long_kv) == Precision::nvfp4);
+  CHECK(sel.select("k_cache", stats(60), long_kv).reason ==
+        "k_cache: outlier_ratio 60 in (low 40, medium 100], KV cache at seq_len 32768 >= 8192: narrowest candidate");
+  CHECK(sel.select_precision("k_cache", stats(150), long_kv) == Precision::fp8_e4m3);
   CHECK(sel.select_precision("q_proj", stats(150), decode) == Precision::fp8_e4m3);  // (medium, high]
   CHECK(sel.select_precision("q_proj", stats(40000), decode) == Precision::fp16);    // > high
   CHECK(sel.select("q_proj", stats(150), decode).reason ==

@@ -424,7 +424,11 @@ struct AdaptiveQuantConfig {
   std::vector<Precision> precision_candidates = {Precision::nvfp4, Precision::fp8_e4m3, Precision::fp16};
   double high_outlier_threshold = 30000.0;  ///< above: the widest candidate (16-bit)
   double medium_outlier_threshold = 100.0;  ///< above: the narrowest 8-bit candidate
-  double low_outlier_threshold = 40.0;      ///< above (up to medium): 4-bit only for decode GEMMs, not the KV cache
+  double low_outlier_threshold = 40.0;      ///< above (up to medium): 4-bit only where its bytes dominate
+  /// From this many tokens on, the KV cache counts as dominating the step's memory traffic (the seed's
+  /// "beyond ~8K the KV cache is the bottleneck"; a policy default: an engine that knows the model and batch
+  /// should set it where KV bytes exceed weight bytes).
+  std::int64_t long_context_seq_len = 8192;
 
   friend bool operator==(const AdaptiveQuantConfig&, const AdaptiveQuantConfig&) = default;
 };
