@@ -104,7 +104,8 @@ struct QuantCounts {
 std::ostream& operator<<(std::ostream& os, const QuantCounts& c);
 
 /// A quantised tensor: one code per element plus the scales that dequantise it:
-/// x_hat[i] = decode(codes[i]) * scales[granule(i)].
+/// codes[i] = Q(x[i] * (1 / s)) in fp32, Q = nearest representable value, ties to even, saturating at the
+/// format's maximum; x_hat[i] = decode(codes[i]) * s, with s = scales[granule(i)].
 struct QuantizedTensor {
   QuantSpec spec;  ///< block_elements resolved to the value used
   std::int64_t rows = 0;
@@ -134,10 +135,12 @@ int resolved_block_elements(const QuantSpec& spec);
 /// per_channel map to per_channel (one scale per output row, the usual W8A8 pairing), the others to themselves.
 Granularity weight_granularity_for(Granularity activation);
 
-/// Quantises `x` with scales computed from its own values (dynamic quantisation). Supported precisions: fp16,
-/// bf16, fp8_e4m3, fp8_e5m2, int8, int4, nvfp4, mxfp4. Throws InvalidArgumentError for an empty tensor, a
-/// granularity the format cannot use (nvfp4/mxfp4 are per_block only; weights have no per_token), a scale that
-/// is zero, subnormal or non-finite in fp32, or a bad option.
+/// Quantises `x` with scales computed from its own values (dynamic quantisation): s = c / max per granule for
+/// fp8/int (int4 groups: rounded to fp16, saturating at 65504), NVFP4 and MXFP4 as their specifications say
+/// (docs/precisions-numerics.md). Supported precisions: fp16, bf16, fp8_e4m3, fp8_e5m2, int8, int4, nvfp4,
+/// mxfp4. Throws InvalidArgumentError for an empty tensor, a granularity the format cannot use (nvfp4/mxfp4
+/// are per_block only; weights have no per_token), a scale that is zero, subnormal or non-finite in fp32, or
+/// a bad option.
 QuantizedTensor quantize(const Matrix& x, const QuantSpec& spec);
 
 /// Quantises `x` with the scales of `reference` (static quantisation: same precision, granularity and shape;
