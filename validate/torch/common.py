@@ -149,8 +149,8 @@ class Device:
             self.memory_bytes = 8 * 1024 ** 3
             self.sm_count = os.cpu_count() or 1
             cc = "0.0"
-            driver = None
-            cuda_rt = None
+            driver = "none (dry run)"
+            cuda_rt = "none (dry run)"
         else:
             if not torch.cuda.is_available():
                 raise RuntimeError("CUDA is not available (use --dry-run on a machine without a GPU)")
@@ -161,8 +161,8 @@ class Device:
             self.memory_bytes = int(p.total_memory)
             self.sm_count = int(p.multi_processor_count)
             cc = f"{p.major}.{p.minor}"
-            driver = self.clocks.driver()
-            cuda_rt = torch.version.cuda
+            driver = self.clocks.driver() or "unknown (pynvml and nvidia-smi unavailable)"
+            cuda_rt = torch.version.cuda or "unknown"
         hw = hw_override or hw_profile_from_name(name) or ("cpu_dry_run" if dry_run else None)
         if hw is None:
             raise RuntimeError(f"cannot map device name {name!r} to a hw_profile: pass --hw NAME")
@@ -212,7 +212,7 @@ def stats_s(samples_s: Sequence[float]) -> Dict[str, Any]:
 
 def make_record(*, suite: str, label: str, workload: Dict[str, Any], device: Dict[str, Any],
                 status: str = "ok", error: Optional[str] = None, time_s: Optional[Dict[str, Any]] = None,
-                method: str = "cuda_graph_events", l2: str = "cold_rotating", kernels_per_call: int = 0,
+                method: str = "cuda_graph_events", l2: str = "cold_rotating", kernels_per_call: int = 1,
                 extra: Optional[Dict[str, Any]] = None, counters: Optional[Dict[str, float]] = None,
                 dry_run: bool = False) -> Dict[str, Any]:
     rec: Dict[str, Any] = {
@@ -222,7 +222,8 @@ def make_record(*, suite: str, label: str, workload: Dict[str, Any], device: Dic
         rec["error"] = error[:2000]
     if time_s is not None:
         rec["time_s"] = time_s
-    rec["timing"] = {"method": method, "l2": l2, "kernels_per_call": int(kernels_per_call)}
+    # the C++ reader wants kernels_per_call >= 1 on every record (error records: the planned count)
+    rec["timing"] = {"method": method, "l2": l2, "kernels_per_call": max(1, int(kernels_per_call))}
     rec["counters"] = counters or {}
     rec["predicted_s"] = None
     rec["device"] = device
@@ -251,8 +252,9 @@ class RecordWriter:
     measured. Every record is validated against docs/measurement-records.md before it is written;
     an invalid one is printed and not written (it would break the strict reader)."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, allow_pending: bool = False):
         self.path = path
+        self.allow_pending = allow_pending
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         self._f = open(path, "a", encoding="utf-8")
         self.n_ok = 0
@@ -261,7 +263,7 @@ class RecordWriter:
         self.rows: List[Dict[str, Any]] = []
 
     def write(self, rec: Dict[str, Any]) -> bool:
-        problems = check_records.validate_record(rec)
+        problems = check_records.validate_record(rec, self.allow_pending)
         if problems:
             self.n_invalid += 1
             print(f"INVALID RECORD (not written) for {self.path}: {problems}\n  {json.dumps(rec)[:600]}",
@@ -370,7 +372,8 @@ def time_replays(dev: Device, body: Callable[[], Any], calls_per_replay: int, *,
     except Exception as e:  # capture failed: fall back to eager launches timed with events
         capture_error = error_text(e)
         g = None
-        try:
+        try:  # a failed capture can leave the side stream current: go back to the default stream
+            torch.cuda.set_stream(torch.cuda.default_stream())
             torch.cuda.synchronize()
         except Exception:
             pass

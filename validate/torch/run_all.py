@@ -2,7 +2,8 @@
 """Runs the PyTorch reference suites and writes JSON Lines records (docs/measurement-records.md):
 
   sdpa.jsonl, sdpa_holdout.jsonl, model_step.jsonl, torch_elementwise.jsonl  in --out-dir
-  (default validate/data/<hw_profile>/), plus summary.txt (the tables printed at the end).
+  (default validate/data/<hw_profile>/), plus summary.txt (the tables printed at the end) and
+  sdpa_mem_efficient.jsonl (suite sdpa, kernel "mem_efficient", which the C++ reader does not know yet).
 
   python3 validate/torch/run_all.py --out-dir $OUT/data            # GPU, all suites (< 8 min planned)
   python3 validate/torch/run_all.py --quick --out-dir $OUT/quick    # smoke run (< 2 min planned)
@@ -126,6 +127,7 @@ def main(argv=None) -> int:
         deadline = C.Deadline(budget)
         path = os.path.join(out_dir, f"{suite}.jsonl")
         w = C.RecordWriter(path)
+        w_pending = None
         t0 = time.monotonic()
         print(f"\n=== {suite}: budget {budget:.0f} s -> {path}", flush=True)
         try:
@@ -134,7 +136,11 @@ def main(argv=None) -> int:
                     main_c, hold_c = sdpa.dry_run_configs()
                 else:
                     main_c, hold_c = sdpa.build_configs(args.quick, 8 if args.quick else args.holdout_n)
-                r = sdpa.SdpaRunner(dev, {suite: w}, deadline)
+                writers = {suite: w}
+                if suite == "sdpa":
+                    w_pending = C.RecordWriter(os.path.join(out_dir, sdpa.PENDING_FILE + ".jsonl"), allow_pending=True)
+                    writers[sdpa.PENDING_FILE] = w_pending
+                r = sdpa.SdpaRunner(dev, writers, deadline)
                 r.run(main_c if suite == "sdpa" else hold_c, allow_expand=(suite == "sdpa"))
                 tables.append((suite, ["suite", "label", "shape", "status", "median", "rate"], r.summary))
             elif suite == "model_step":
@@ -161,10 +167,14 @@ def main(argv=None) -> int:
             print(f"[{suite}] aborted: {C.error_text(e)}", flush=True)
         finally:
             w.close()
+            if w_pending is not None:
+                w_pending.close()
         dt = time.monotonic() - t0
         report.append([suite, w.n_ok, w.n_error, w.n_invalid, f"{dt:.1f} s",
                        f"{est[suite][1]:.0f} s" if est else "-"])
         print(f"=== {suite}: {w.n_ok} ok, {w.n_error} error, {w.n_invalid} invalid, {dt:.1f} s", flush=True)
+        if w_pending is not None:
+            report.append([sdpa.PENDING_FILE + " (pending)", w_pending.n_ok, w_pending.n_error, w_pending.n_invalid, "-", "-"])
         C.free_cuda(dev, collect=True)
 
     summary_path = os.path.join(out_dir, "summary.txt")

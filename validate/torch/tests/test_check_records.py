@@ -82,8 +82,10 @@ class BrokenRules(unittest.TestCase):
         self.expect(r, "timing.l2")
         r = torch_record(); r["timing"]["method"] = "wall_clock"
         self.expect(r, "timing.method")
-        r = torch_record(); r["timing"]["kernels_per_call"] = 0
-        self.expect(r, "at least one kernel")
+        r = torch_record(); r["timing"]["kernels_per_call"] = 0   # the C++ reader wants >= 1 everywhere
+        self.expect(r, "timing.kernels_per_call: expected an integer >= 1")
+        r["status"] = "error"; r["error"] = "x"; del r["time_s"]
+        self.expect(r, "timing.kernels_per_call: expected an integer >= 1")
 
     def test_workload_rules(self):
         r = torch_record(); r["workload"]["seq"] = 3
@@ -98,6 +100,17 @@ class BrokenRules(unittest.TestCase):
         self.expect(r, "workload.causal: expected true/false")
         r = torch_record(); r["workload"] = {"op": "conv"}
         self.expect(r, "workload.op: 'conv' is not one of")
+        r = torch_record(); r["workload"]["q_len"] = 2
+        self.expect(r, "workload.q_len: must be 1 for phase decode")
+        r = torch_record(); r["workload"].update(phase="prefill", q_len=8192)
+        self.expect(r, "workload.q_len: must be <= kv_len")
+        r = torch_record(); r["workload"]["kernel"] = "flash"
+        self.expect(r, "workload.kernel: 'flash' is not one of")
+        r = torch_record(); r["workload"]["kernel"] = "mem_efficient"
+        self.expect(r, "not known to the C++ reader yet")
+        self.assertEqual(CR.validate_record(r, allow_pending=True), [])
+        r = torch_record(); r["workload"]["dtype"] = "int4"
+        self.expect(r, "workload.dtype")
 
     def test_model_step_and_elementwise_workloads(self):
         ok = [{"op": "model_step", "model": "llama3-8b", "phase": "decode", "batch": 8, "context": 2048,
@@ -125,6 +138,10 @@ class BrokenRules(unittest.TestCase):
         self.expect(r, "device.sm_count: wrong type")
         r = torch_record(); r["device"]["sm_clock_hz"] = None   # unreadable clocks are allowed
         self.assertEqual(CR.validate_record(r), [])
+        r = torch_record(); r["device"]["driver"] = None          # the C++ reader wants a string
+        self.expect(r, "device.driver: wrong type")
+        r = torch_record(); r["device"]["cuda_runtime"] = ""
+        self.expect(r, "device.cuda_runtime: must not be empty")
 
     def test_timestamp(self):
         r = torch_record(); r["timestamp"] = "2026-11-22 10:00:00"

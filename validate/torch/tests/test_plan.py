@@ -93,8 +93,13 @@ class Sdpa(unittest.TestCase):
         self.assertEqual(labels, {"torch_sdpa_flash", "torch_sdpa_cudnn", "torch_sdpa_mem_efficient"})
         for c in main + hold + SD.expanded_configs(main, "cudnn"):
             out = []
-            CR.validate_workload(SD.workload(c), out)
+            CR.validate_workload(SD.workload(c), out, allow_pending=(c.backend == "efficient"))
             self.assertEqual(out, [], c)
+        # the memory-efficient kernel name is pending in the C++ reader: rejected without the flag
+        eff = next(c for c in main if c.backend == "efficient")
+        out = []
+        CR.validate_workload(SD.workload(eff), out)
+        self.assertTrue(out and "not known to the C++ reader yet" in out[0], out)
         ex = SD.expanded_configs(main, "cudnn")
         self.assertTrue(ex and all(c.expand_kv and c.label == "torch_sdpa_cudnn_expandkv" for c in ex))
         self.assertTrue(all(SD.workload(c)["kv_heads"] == c.shape.q_heads for c in ex))

@@ -207,12 +207,16 @@ class DryRunRecords(unittest.TestCase):
         rms = K.choose_rmsnorm(dev)
         with tempfile.TemporaryDirectory() as d:
             w = C.RecordWriter(os.path.join(d, "sdpa.jsonl"))
+            wp = C.RecordWriter(os.path.join(d, "pending.jsonl"), allow_pending=True)
             main, _ = SD.dry_run_configs()
-            SD.SdpaRunner(dev, {"sdpa": w}, C.Deadline(None)).run(main[:3])
+            SD.SdpaRunner(dev, {"sdpa": w, SD.PENDING_FILE: wp}, C.Deadline(None)).run(main[:3])
             w.close()
+            wp.close()
             n, n_ok, n_err, probs = CR.check_file(w.path)
             self.assertEqual(probs, [])
-            self.assertEqual((n, n_ok, n_err), (3, 1, 2))    # cuDNN and mem-efficient do not exist on the CPU
+            self.assertEqual((n, n_ok, n_err), (2, 1, 1))    # flash ran; cuDNN does not exist on the CPU
+            n, n_ok, n_err, probs = CR.check_file(wp.path, allow_pending=True)
+            self.assertEqual((n, n_err, probs), (1, 1, []))  # mem-efficient: its own file
             w2 = C.RecordWriter(os.path.join(d, "ew.jsonl"))
             r = EW.ElementwiseRunner(dev, w2, C.Deadline(None), rms)
             r.run([c for c in EW.dry_run_configs(["triton_rmsnorm"]) if c.rows == 5])
