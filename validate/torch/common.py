@@ -435,6 +435,8 @@ class RegionProfiler:
         self.regions: List[RegionProfile] = []
         self.unattributed: List[KernelEvent] = []
         self._tags: List[str] = []
+        self.method = ""
+        self.attribution: Dict[str, int] = {}
 
     def __enter__(self):
         import torch
@@ -463,29 +465,67 @@ class RegionProfiler:
 
     def _collect(self) -> None:
         from torch.autograd import DeviceType
-        evts = list(self._prof.events())
-        tagset = set(self._tags)
-        windows = []
+        r = attribute_kernels(list(self._prof.events()), set(self._tags), DeviceType.CPU, self.dev.is_cuda)
+        self.regions, self.unattributed, self.method, self.attribution = r
+
+
+def attribute_kernels(evts: Sequence[Any], tagset: set, cpu_type: Any, device_kernels: bool
+                      ) -> Tuple[List[RegionProfile], List[KernelEvent], str, Dict[str, int]]:
+    """Attributes device kernels to the annotated regions in two ways and keeps the one that places
+    more kernels: (regions in time order, unattributed kernels, method, counts).
+    correlation: torch.profiler attaches each kernel to the CPU event that launched it (CUPTI
+    correlation id); walk up cpu_parent to the region's record_function event.
+    time_window: the kernel's start lies in the region's host-side [start, end] (regions end with a
+    synchronize, so their kernels ran inside them), given aligned CPU/GPU timestamps.
+    `evts` are torch.profiler FunctionEvents (or objects with the same attributes). With
+    device_kernels False (CPU dry run) the outermost aten ops inside a region stand in for kernels."""
+    ann = sorted((e for e in evts if e.device_type == cpu_type and e.name in tagset),
+                 key=lambda e: e.time_range.start)
+    windows = [(e.time_range.start, e.time_range.end, e.name) for e in ann]
+    kernels: List[KernelEvent] = []
+    for e in evts:
+        if device_kernels:
+            if e.device_type != cpu_type and not getattr(e, "is_user_annotation", False) and e.name not in tagset:
+                kernels.append(KernelEvent(e.name, e.time_range.start, e.time_range.end - e.time_range.start))
+        elif e.device_type == cpu_type and e.name.startswith("aten::"):
+            p = e.cpu_parent
+            if p is None or not p.name.startswith("aten::"):
+                kernels.append(KernelEvent(e.name, e.time_range.start, e.time_range.end - e.time_range.start))
+    kernels.sort(key=lambda k: k.start_us)
+    by_window = [RegionProfile(w[2]) for w in windows]
+    lost_window = assign_to_windows(kernels, windows, by_window)
+    n_window = len(kernels) - len(lost_window)
+    by_corr = [RegionProfile(w[2]) for w in windows]
+    n_corr = 0
+    placed: Dict[Tuple[str, float], int] = {}
+    if device_kernels:
+        index = {id(e): i for i, e in enumerate(ann)}
         for e in evts:
-            if e.device_type == DeviceType.CPU and e.name in tagset:
-                windows.append((e.time_range.start, e.time_range.end, e.name))
-        windows.sort()
-        kernels: List[KernelEvent] = []
-        if self.dev.is_cuda:
-            for e in evts:
-                if e.device_type != DeviceType.CPU and not getattr(e, "is_user_annotation", False) \
-                        and e.name not in tagset:
-                    kernels.append(KernelEvent(e.name, e.time_range.start, e.time_range.end - e.time_range.start))
-        else:  # dry run: outermost aten ops inside a window
-            for e in evts:
-                if e.device_type == DeviceType.CPU and e.name.startswith("aten::"):
-                    p = e.cpu_parent
-                    if p is not None and p.name.startswith("aten::"):
-                        continue
-                    kernels.append(KernelEvent(e.name, e.time_range.start, e.time_range.end - e.time_range.start))
-        kernels.sort(key=lambda k: k.start_us)
-        self.regions = [RegionProfile(w[2]) for w in windows]
-        self.unattributed = assign_to_windows(kernels, windows, self.regions)
+            if e.device_type != cpu_type or not getattr(e, "kernels", None):
+                continue
+            p = e
+            while p is not None and id(p) not in index:
+                p = p.cpu_parent
+            if p is None:
+                continue
+            for k in e.kernels:
+                if k.name in tagset:
+                    continue
+                by_corr[index[id(p)]].kernels.append(KernelEvent(k.name, e.time_range.start, float(k.duration)))
+                key = (k.name, round(float(k.duration), 3))
+                placed[key] = placed.get(key, 0) + 1
+                n_corr += 1
+    counts = {"device_kernels": len(kernels), "by_time_window": n_window, "by_correlation": n_corr}
+    if n_corr > 0 and n_corr >= n_window:
+        lost = []
+        for k in kernels:  # device kernels no region received (matched by name and duration)
+            key = (k.name, round(k.dur_us, 3))
+            if placed.get(key, 0) > 0:
+                placed[key] -= 1
+            else:
+                lost.append(k)
+        return by_corr, lost, "correlation", counts
+    return by_window, lost_window, "time_window", counts
 
 
 def assign_to_windows(kernels: Sequence[KernelEvent], windows: Sequence[Tuple[float, float, str]],

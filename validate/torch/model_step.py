@@ -834,8 +834,8 @@ class ModelStepRunner:
                 ct = class_totals(rp.regions, rp.unattributed)
                 n_k = sum(v["count"] for v in ct.values())
                 extra["profile"] = {
-                    "method": "eager step under torch.profiler, device sync after each region; "
-                              "kernels attributed to regions by start time",
+                    "method": "eager step under torch.profiler, device sync after each region; kernels "
+                              f"attributed to regions by {rp.method}", "attribution": rp.attribution,
                     "kernels_per_step": n_k, "gpu_time_s": sum(v["time_s"] for v in ct.values()),
                     "by_class": ct, "expected_kernels_by_class": model.expected_kernels(L),
                     "counts_as_expected": counts_as_expected(ct, model.expected_kernels(L)),

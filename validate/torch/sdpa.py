@@ -341,6 +341,7 @@ class SdpaRunner:
                 ks = r.kernels if r is not None else []
                 res[c]["kernels"] = C.kernel_summary(ks)
                 res[c]["kernels_per_call"] = len(ks)
+                res[c]["profile_attribution"] = rp.method
                 hints = BACKEND_NAME_HINTS[c.backend]
                 res[c]["backend_kernel_seen"] = any(any(h in k.name.lower() for h in hints) for k in ks)
         except Exception as e:  # the profiler itself failed: measure without kernel names
@@ -386,7 +387,7 @@ class SdpaRunner:
             extra["gqa_rejection"] = self.gqa_rejected.get(c.backend)
         elif c.shape.group > 1:
             extra["gqa"] = "enable_gqa=True"
-        for k in ("kernels", "backend_kernel_seen", "check", "check_error", "profile_error"):
+        for k in ("kernels", "backend_kernel_seen", "profile_attribution", "check", "check_error", "profile_error"):
             if prof.get(k) is not None:
                 extra[k] = prof[k]
         if "error" in prof:

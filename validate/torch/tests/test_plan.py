@@ -51,6 +51,47 @@ class Windows(unittest.TestCase):
         self.assertEqual(sorted(k.name for k in lost), ["k4", "k5"])
 
 
+class Attribution(unittest.TestCase):
+    """attribute_kernels on fake profiler events (the GPU path cannot run on the CPU)."""
+
+    CPU, CUDA = "cpu", "cuda"
+
+    def ev(self, name, start, end, dev="cpu", parent=None, kernels=()):
+        from types import SimpleNamespace as NS
+        return NS(name=name, device_type=dev, time_range=NS(start=start, end=end), cpu_parent=parent,
+                  kernels=[NS(name=k, duration=d) for k, d in kernels], is_user_annotation=False)
+
+    def test_correlation_wins_when_gpu_timestamps_are_skewed(self):
+        a = self.ev("cls:gemm", 0.0, 10.0)
+        # a Triton launch has no aten op: its kernel attaches to the annotation itself
+        b = self.ev("cls:rope", 20.0, 30.0, kernels=[("_rope_kernel", 1.5)])
+        op = self.ev("aten::mm", 1.0, 3.0, parent=a, kernels=[("nvjet_gemm", 4.0)])
+        # device events 50 us late (skewed clocks): no window contains them
+        dk = [self.ev("nvjet_gemm", 55.0, 59.0, self.CUDA), self.ev("_rope_kernel", 75.0, 76.5, self.CUDA),
+              self.ev("cls:gemm", 55.0, 59.0, self.CUDA)]   # a gpu_user_annotation span: never a kernel
+        regions, lost, method, counts = C.attribute_kernels([a, b, op] + dk, {"cls:gemm", "cls:rope"}, self.CPU, True)
+        self.assertEqual(method, "correlation")
+        self.assertEqual([[k.name for k in r.kernels] for r in regions], [["nvjet_gemm"], ["_rope_kernel"]])
+        self.assertEqual(lost, [])
+        self.assertEqual(counts, {"device_kernels": 2, "by_time_window": 0, "by_correlation": 2})
+
+    def test_time_window_when_no_correlation(self):
+        a = self.ev("cls:add", 0.0, 10.0)
+        dk = [self.ev("add_kernel", 4.0, 5.0, self.CUDA), self.ev("stray", 40.0, 41.0, self.CUDA)]
+        regions, lost, method, counts = C.attribute_kernels([a] + dk, {"cls:add"}, self.CPU, True)
+        self.assertEqual(method, "time_window")
+        self.assertEqual([k.name for k in regions[0].kernels], ["add_kernel"])
+        self.assertEqual([k.name for k in lost], ["stray"])
+
+    def test_correlation_reports_kernels_it_missed(self):
+        a = self.ev("cls:norm", 0.0, 10.0)
+        op = self.ev("aten::rms_norm", 1.0, 2.0, parent=a, kernels=[("rms", 2.0)])
+        dk = [self.ev("rms", 55.0, 57.0, self.CUDA), self.ev("orphan", 80.0, 81.0, self.CUDA)]
+        regions, lost, method, _ = C.attribute_kernels([a, op] + dk, {"cls:norm"}, self.CPU, True)
+        self.assertEqual(method, "correlation")
+        self.assertEqual([k.name for k in lost], ["orphan"])
+
+
 class Sdpa(unittest.TestCase):
     def test_flops_and_bytes(self):
         s = SD.AttnShape("prefill", 1, 32, 8, 1024, 1024, 128, False)
