@@ -56,7 +56,7 @@ MeasurementRecord parse_record(const std::string& text, const std::string& file,
   const detail::JsonObject timing = o.object("timing");
   timing.allow_only({"method", "l2", "kernels_per_call"});
   r.timing_method = timing.choice("method", {"cupti_activity", "cuda_graph_events", "cuda_events"});
-  r.l2 = timing.choice("l2", {"cold_rotating", "cold_flushed", "warm"});
+  r.l2 = timing.choice("l2", {"cold_rotating", "cold_flushed", "cold_working_set", "warm"});
   r.kernels_per_call = int(timing.positive_integer("kernels_per_call"));
   const detail::JsonObject counters = o.object("counters");
   for (auto it = j["counters"].begin(); it != j["counters"].end(); ++it) r.counters[it.key()] = counters.number(it.key());
