@@ -96,6 +96,9 @@ TEST_CASE("every shipped strategy loads and the registry knows the six of the se
       CHECK(e.baseline.has_value() == e.quantized.has_value());
     }
   }
+  // The seed's get_strategy(name) reads the shipped directory (the tests run with ROOFLINE_DATA_DIR = source).
+  MixedPrecisionConfig seed_api = get_strategy("fp8_balanced");
+  CHECK(seed_api == strategies().get("fp8_balanced"));
   CHECK_THROWS_WITH_AS(strategies().get("int2_everything"),
                        "unknown strategy 'int2_everything'; known: fp16_baseline, fp8_balanced, hybrid_long_context, "
                        "layerwise_gradient, nvfp4_blackwell, w4a16_aggressive",
