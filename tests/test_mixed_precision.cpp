@@ -565,3 +565,31 @@ TEST_CASE("dynamic per-tensor FP8 quantisation costs two passes, per-token one p
   CHECK(predict(dt, h, prior).time_s > predict(dk, h, prior).time_s);
   CHECK(predict(dk, h, prior).time_s >= predict(st, h, prior).time_s);
 }
+
+TEST_CASE("fused quantisation keeps a 16-bit output where a 16-bit consumer reads it (MoE router, 16-bit layers)") {
+  const HardwareSpec& h = hardware().get("h100_sxm");
+  const ModelConfig& m = models().get("mixtral-8x7b");
+  MixedPrecisionConfig c = create_fp8_balanced();
+  c.quantize_fusion = QuantizeFusion::fused_into_producer;
+  c.operator_precisions[OperatorType::LM_HEAD] = {Precision::fp8_e4m3, Precision::fp8_e4m3};
+  c.operator_precisions[OperatorType::K_PROJ] = {Precision::bf16, Precision::bf16};  // one 16-bit consumer of the norm
+  StepConfig s;
+  s.phase = Phase::decode;
+  s.batch = 1;
+  s.seq_len = 512;
+  s.precision = to_assignment(c, m, h);
+  const std::vector<Op> ops = build_step(m, s, h);
+  std::vector<const Op*> norms;
+  for (const Op& op : ops)
+    if (op.type == OperatorType::RMSNORM) norms.push_back(&op);
+  REQUIRE(norms.size() == 3);  // before attention, before the FFN (both for all 32 layers), final
+  // One token of hidden 4096. Before attention: q/v read fp8, k reads bf16: 4096 · (2 + 1) = 12,288 B written.
+  CHECK(norms[0]->bytes.activations_written_bytes == 12288.0);
+  // Before the experts: the router reads bf16, gate/up read fp8: 4096 · (2 + 1) = 12,288 B.
+  CHECK(norms[1]->bytes.activations_written_bytes == 12288.0);
+  // Final norm: the LM head (fp8) reads every row in decode, nothing reads 16-bit: 4096 · 1 = 4,096 B + a 4 B scale.
+  CHECK(norms[2]->bytes.activations_written_bytes == 4096.0);
+  CHECK(norms[2]->bytes.scales_bytes == 4.0);
+  CHECK(norms[2]->note == "writes its output quantised to fp8_e4m3 (dynamic_per_token, fused)");
+  CHECK(norms[0]->note == "writes its output quantised to fp8_e4m3 (dynamic_per_token, fused) and in 16-bit");
+}
