@@ -26,11 +26,8 @@ namespace {
 constexpr std::string_view elementwise_names[] = {"rmsnorm", "rope", "silu_mul", "add", "kv_write", "quantize_fp8", "embedding"};
 constexpr std::string_view stream_names[] = {"read", "write", "copy"};
 
-std::vector<std::string> names_of(std::initializer_list<std::string_view> l) { return {l.begin(), l.end()}; }
-
-Precision dtype_of(const detail::JsonObject& o, const std::string& key, const std::vector<std::string>& allowed) {
-  const std::string s = o.choice(key, allowed);
-  return parse_precision(s);
+Precision dtype_of(const detail::JsonObject& o, const std::string& key, std::initializer_list<std::string_view> allowed) {
+  return parse_precision(o.choice(key, allowed));
 }
 }  // namespace
 
@@ -40,7 +37,7 @@ Workload parse_workload(std::string_view text, const std::string& file, int line
   const nlohmann::json j = detail::parse_json(std::string(text), file, line > 0 ? line - 1 : 0);
   const detail::JsonObject o(j, file, line, "");
   Workload w;
-  const std::string op = o.choice("op", {"gemm", "attention", "model_step", "stream", "elementwise", "launch"});
+  const std::string_view op = o.choice("op", {"gemm", "attention", "model_step", "stream", "elementwise", "launch"});
   if (op == "gemm") {
     o.allow_only({"op", "m", "n", "k", "dtype"});
     w.kind = WorkloadKind::gemm;
@@ -84,15 +81,15 @@ Workload parse_workload(std::string_view text, const std::string& file, int line
   } else if (op == "stream") {
     o.allow_only({"op", "kind", "bytes"});
     w.kind = WorkloadKind::stream;
-    const std::string k = o.choice("kind", names_of({"read", "write", "copy"}));
+    const std::string_view k = o.choice("kind", {"read", "write", "copy"});
     for (std::size_t i = 0; i < 3; ++i)
       if (stream_names[i] == k) w.stream = StreamKind(i);
     w.bytes = o.positive_integer("bytes");
   } else if (op == "elementwise") {
     o.allow_only({"op", "kind", "rows", "cols", "dtype"});
     w.kind = WorkloadKind::elementwise;
-    const std::string k =
-        o.choice("kind", names_of({"rmsnorm", "rope", "silu_mul", "add", "kv_write", "quantize_fp8", "embedding"}));
+    const std::string_view k =
+        o.choice("kind", {"rmsnorm", "rope", "silu_mul", "add", "kv_write", "quantize_fp8", "embedding"});
     for (std::size_t i = 0; i < std::size(elementwise_names); ++i)
       if (elementwise_names[i] == k) w.elementwise = ElementwiseKind(i);
     w.rows = o.positive_integer("rows");
