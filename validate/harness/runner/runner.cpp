@@ -140,6 +140,7 @@ std::string Runner::handle_failure(const std::exception& e) {
     // The context is unusable: every later call would fail. Reset the device so that the run goes on;
     // everything the failed case allocated was released when its scope unwound.
     const cudaError_t reset = cudaDeviceReset();
+    ++epoch_;
     message += reset == cudaSuccess ? " (sticky error: device reset, run continues)"
                                     : std::string(" (sticky error; cudaDeviceReset failed: ") + cudaGetErrorString(reset) + ")";
   }

@@ -78,6 +78,8 @@ class Runner {
   DeviceInfo& device() { return device_; }
   const std::string& suite() const { return suite_; }
   int records_written() const { return written_; }
+  /// Incremented whenever a sticky error forced a device reset: device memory and handles made before are gone.
+  int device_epoch() const { return epoch_; }
   int errors_written() const { return errors_; }
 
  private:
@@ -94,6 +96,7 @@ class Runner {
   int done_ = 0;
   int written_ = 0;
   int errors_ = 0;
+  int epoch_ = 0;
   bool tty_ = false;
 };
 
