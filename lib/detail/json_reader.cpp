@@ -37,16 +37,18 @@ nlohmann::json parse_json(const std::string& text, const std::string& file, int 
         ++column;
       }
     }
+    // nlohmann's text repeats the position ("parse error at line 1, column 2: syntax error ..."): keep the
+    // part after the position, since ours is in front.
     std::string msg = e.what();
-    const auto pos = msg.find("parse error");
-    if (pos != std::string::npos) msg = msg.substr(pos);
+    const auto colon = msg.find(": ", msg.find("parse error"));
+    if (colon != std::string::npos) msg = msg.substr(colon + 2);
     throw ConfigError({file, line + line_offset, column}, "", "JSON " + msg);
   }
 }
 
 JsonObject::JsonObject(const nlohmann::json& j, std::string file, int line, std::string path)
-    : j_(j), file_(std::move(file)), line_(line), path_(std::move(path)) {
-  if (!j_.is_object()) throw ConfigError({file_, line_, 0}, path_, "must be a JSON object, got " + type_name(j_));
+    : j_(&j), file_(std::move(file)), line_(line), path_(std::move(path)) {
+  if (!j_->is_object()) throw ConfigError({file_, line_, 0}, path_, "must be a JSON object, got " + type_name(*j_));
 }
 
 void JsonObject::fail(const std::string& key, const std::string& problem) const {
@@ -54,13 +56,19 @@ void JsonObject::fail(const std::string& key, const std::string& problem) const 
 }
 
 void JsonObject::allow_only(std::initializer_list<const char*> allowed) const {
-  std::set<std::string> s;
-  for (const char* a : allowed) s.insert(a);
-  allow_only(s);
+  for (auto it = j_->begin(); it != j_->end(); ++it) {
+    bool ok = false;
+    for (const char* a : allowed) ok = ok || it.key() == a;
+    if (!ok) {  // build the sorted list only for the message
+      std::set<std::string> s;
+      for (const char* a : allowed) s.insert(a);
+      allow_only(s);
+    }
+  }
 }
 
 void JsonObject::allow_only(const std::set<std::string>& allowed) const {
-  for (auto it = j_.begin(); it != j_.end(); ++it) {
+  for (auto it = j_->begin(); it != j_->end(); ++it) {
     if (!allowed.count(it.key())) {
       std::string known;
       for (const std::string& a : allowed) known += (known.empty() ? "" : ", ") + a;
@@ -70,8 +78,8 @@ void JsonObject::allow_only(const std::set<std::string>& allowed) const {
 }
 
 const nlohmann::json& JsonObject::child(const std::string& key) const {
-  auto it = j_.find(key);
-  if (it == j_.end()) throw ConfigError({file_, line_, 0}, path_, "missing required key '" + key + "'");
+  auto it = j_->find(key);
+  if (it == j_->end()) throw ConfigError({file_, line_, 0}, path_, "missing required key '" + key + "'");
   return *it;
 }
 
@@ -91,6 +99,17 @@ std::string JsonObject::choice(const std::string& key, const std::vector<std::st
     if (c == s) return s;
   std::string known;
   for (const std::string& c : choices) known += (known.empty() ? "" : ", ") + c;
+  fail(key, "must be one of " + known + ", got '" + s + "'");
+}
+
+std::string_view JsonObject::choice(const std::string& key, std::initializer_list<std::string_view> choices) const {
+  const nlohmann::json& c = child(key);
+  if (!c.is_string()) fail(key, "must be a string, got " + type_name(c));
+  const std::string& s = c.get_ref<const std::string&>();
+  for (std::string_view ch : choices)
+    if (ch == s) return ch;
+  std::string known;
+  for (std::string_view ch : choices) known += (known.empty() ? "" : ", ") + std::string(ch);
   fail(key, "must be one of " + known + ", got '" + s + "'");
 }
 
