@@ -25,7 +25,7 @@ for b in "$stage"/bin/*; do
   ldd "$b" 2>/dev/null | awk '/=> \//{print $3}'
 done | sort -u | while read -r lib; do
   case "$lib" in
-    */libc.so*|*/libm.so*|*/libdl.so*|*/libpthread.so*|*/librt.so*|*/libgcc_s.so*|*/libstdc++.so*|*/ld-linux*) ;;
+    */libc.so*|*/libutil.so*|*/libm.so*|*/libdl.so*|*/libpthread.so*|*/librt.so*|*/libgcc_s.so*|*/libstdc++.so*|*/ld-linux*) ;;
     /usr/local/cuda*) ;;
     *) cp -L "$lib" "$stage/lib/" ;;
   esac
