@@ -61,7 +61,7 @@ case "$part" in
     "$bin/roofline-validate" --summary "$data" 2>&1 | tail -40 | tee -a "$log"
     ;;
   torch)
-    step torch_suites "$budget" python3 validate/torch/run_all.py --out-dir "$work/data" --budget-s $(( budget - 40 )) "$@"
+    step torch_suites "$budget" python3 validate/torch/run_all.py --out-dir "$data" --budget-s $(( budget - 40 )) "$@"
     tail -n 40 "$work/logs/torch_suites.log"
     ;;
   kernels)
