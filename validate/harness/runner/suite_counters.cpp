@@ -71,8 +71,8 @@ void run_counters_suite(Runner& r) {
 
   // GEMMs: bf16 decode-like and square, fp8 square.
   LtHandle handle;
-  DeviceBuffer workspace(32u << 20), scales(2 * sizeof(float));
-  const float host_scales[2] = {0.5f, 0.25f};
+  DeviceBuffer workspace(32u << 20), scales(8 * sizeof(float));  // 16-byte aligned scales (floats 0 and 4)
+  const float host_scales[8] = {0.5f, 0, 0, 0, 0.25f, 0, 0, 0};
   r.guard("gemm_scales", json{{"op", "gemm"}, {"m", 1}, {"n", 8}, {"k", 8}, {"dtype", "bf16"}}, [&] {
     ROOFLINE_CUDA_CHECK(cudaMemcpy(scales.get(), host_scales, sizeof host_scales, cudaMemcpyHostToDevice));
   });
@@ -95,7 +95,7 @@ void run_counters_suite(Runner& r) {
           fill_random(x.get(), static_cast<std::size_t>(g.s.m * g.s.k), in_type, 5, -1, 1, s.get());
           fill_random(w.get(), static_cast<std::size_t>(g.s.n * g.s.k), in_type, 6, -1, 1, s.get());
           ROOFLINE_CUDA_CHECK(cudaStreamSynchronize(s.get()));
-          gemm.emplace(handle.get(), g.t, g.s, 32u << 20, scales.as<float>(), scales.as<float>() + 1);
+          gemm.emplace(handle.get(), g.t, g.s, 32u << 20, scales.as<float>(), scales.as<float>() + 4);
         })) {
       continue;
     }

@@ -51,15 +51,15 @@ double input_range(GemmDType t) { return t == GemmDType::int8 ? 100.0 : t == Gem
 struct GemmContext {
   LtHandle handle;
   DeviceBuffer workspace{kWorkspaceBytes};
-  DeviceBuffer scales{2 * sizeof(float)};
+  DeviceBuffer scales{8 * sizeof(float)};  // 16-byte aligned W and x scales (floats 0 and 4)
   std::map<GemmDType, std::string> broken;   // precision → why its CPU check failed
   std::map<GemmDType, double> check_error;
   GemmContext() {
-    const float host[2] = {0.5f, 0.25f};
+    const float host[8] = {0.5f, 0, 0, 0, 0.25f, 0, 0, 0};
     ROOFLINE_CUDA_CHECK(cudaMemcpy(scales.get(), host, sizeof host, cudaMemcpyHostToDevice));
   }
   const float* w_scale() const { return scales.as<float>(); }
-  const float* x_scale() const { return scales.as<float>() + 1; }
+  const float* x_scale() const { return scales.as<float>() + 4; }
 
   void check(GemmDType t) {
     try {
