@@ -159,7 +159,7 @@ PrefillCost prefill_cost(PrefillKernel k, const PrefillShape& s, const PrefillTi
       c.input_bytes = q_elems + kv_elems + vt_elems + 4.0 * B * Sq * HQ + 4.0 * B * Skv * HKV + 3 * 8.0;
       q_tile_bytes = 1.0 * t.block_m * D + 4.0 * t.block_m;
       kv_tile_bytes = 2.0 * t.block_n * D + 4.0 * t.block_n;
-      c.prologue.kernels = 7;  // init + 3 min/max reductions + quantise Q, K (with row sums) + V (transposed)
+      c.prologue.kernels = 4;  // reset, min/max of Q, K, V, quantise Q and K (with row sums), quantise V transposed
       c.prologue.read_bytes = 2.0 * fp16_qkv;  // every input read twice: min/max, then quantise
       c.prologue.write_bytes = q_elems + kv_elems + vt_elems + 4.0 * B * Sq * HQ + 4.0 * B * Skv * HKV;
       break;

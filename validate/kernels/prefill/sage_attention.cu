@@ -1,0 +1,49 @@
+// sage_int8_fp16 and sage_int8_fp8 (mma_attention.cuh, variants sage_f16 and sage_f8).
+#include "mma_attention.cuh"
+#include "prefill_launch.hpp"
+
+namespace roofline::validate::prefill {
+
+namespace {
+
+device::MmaParams sage_params(const PrefillShape& s, const SageBuffers& in, float softmax_scale_log2, __half* out) {
+  detail::require_aligned(in.q, "sage q");
+  detail::require_aligned(in.k, "sage k");
+  detail::require_aligned(out, "sage out");
+  if (in.q_scale == nullptr || in.k_scale == nullptr) throw InvalidArgumentError("sage: q_scale and k_scale are required");
+  device::MmaParams p;
+  p.q = in.q;
+  p.k = in.k;
+  p.out = out;
+  p.scale_log2 = softmax_scale_log2;
+  p.q_scale = in.q_scale;
+  p.k_scale = in.k_scale;
+  p.q_blocks = (s.q_len + sage_q_block_tokens - 1) / sage_q_block_tokens;
+  p.k_blocks = (s.kv_len + sage_k_block_tokens - 1) / sage_k_block_tokens;
+  return p;
+}
+
+}  // namespace
+
+void launch_sage_int8_fp16(const PrefillShape& s, const SageBuffers& in, float softmax_scale_log2, __half* out,
+                           cudaStream_t stream) {
+  detail::require_shape(PrefillKernel::sage_int8_fp16, s);
+  detail::require_aligned(in.v, "sage_int8_fp16 v");
+  device::MmaParams p = sage_params(s, in, softmax_scale_log2, out);
+  p.v = in.v;
+  device::dispatch_mma_attention<device::MmaVariant::sage_f16>(s, p, stream);
+}
+
+void launch_sage_int8_fp8(const PrefillShape& s, const SageBuffers& in, float softmax_scale_log2, __half* out,
+                          cudaStream_t stream) {
+  detail::require_shape(PrefillKernel::sage_int8_fp8, s);
+  detail::require_compute_capability(8, 9, "sage_int8_fp8 (mma.sync e4m3)");
+  detail::require_aligned(in.vt, "sage_int8_fp8 vt");
+  if (in.v_scale == nullptr) throw InvalidArgumentError("sage_int8_fp8: v_scale is required");
+  device::MmaParams p = sage_params(s, in, softmax_scale_log2, out);
+  p.v = in.vt;
+  p.v_scale = in.v_scale;
+  device::dispatch_mma_attention<device::MmaVariant::sage_f8>(s, p, stream);
+}
+
+}  // namespace roofline::validate::prefill
