@@ -1,7 +1,7 @@
 // Built by scripts/test.sh against the installed package: proves find_package(roofline) works.
 #include <iostream>
 
-#include "roofline/precision.hpp"
+#include "roofline.hpp"
 
 int main() {
   using namespace roofline;

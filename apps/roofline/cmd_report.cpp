@@ -1,0 +1,73 @@
+// roofline report: the per-operator roofline of one forward step.
+#include <iostream>
+
+#include "cli_common.hpp"
+#include "command.hpp"
+#include "roofline/calibration.hpp"
+#include "roofline/errors.hpp"
+#include "roofline/io.hpp"
+#include "roofline/report.hpp"
+
+namespace roofline::cli {
+namespace {
+
+struct ReportOptions {
+  HardwareChoice hw;
+  ModelChoice model;
+  std::string phase = "decode";
+  std::int64_t seq_len = 0;
+  std::int64_t batch = 1;
+  std::string weights = "bf16";
+  std::string activations;
+  std::string kv_cache = "bf16";
+  std::string attention = "fa2";
+  std::int64_t tensor_parallel = 1;
+  std::string format = "table";
+  std::string out;
+};
+
+const bool registered = register_command(30, [](CLI::App& app, int&) {
+  static ReportOptions o;
+  auto* sub = app.add_subcommand("report", "per-operator roofline of one forward step (prefill or decode)");
+  add_model_options(sub, o.model);
+  add_hardware_options(sub, o.hw);
+  sub->add_option("--phase", o.phase, "decode (one token per sequence) or prefill (the whole prompt)")
+      ->check(CLI::IsMember({"decode", "prefill"}));
+  sub->add_option("--seq-len", o.seq_len, "decode: tokens already in the KV cache; prefill: prompt length")->required();
+  sub->add_option("--batch", o.batch, "sequences per step");
+  sub->add_option("--weights", o.weights, "weight precision of every linear layer (bf16, fp8_e4m3, int4, nvfp4, ...)");
+  sub->add_option("--activations", o.activations, "activation precision of the linear layers (default: fp8 for fp8 "
+                                                   "weights, else bf16)");
+  sub->add_option("--kv-cache", o.kv_cache, "KV-cache precision");
+  sub->add_option("--attention", o.attention, "attention kernel: fa2, fa3, cudnn, fa1, fa4, unfused, ...");
+  sub->add_option("--tp", o.tensor_parallel, "tensor-parallel degree");
+  sub->add_option("--format", o.format, "table, json or csv")->check(CLI::IsMember({"table", "json", "csv"}));
+  sub->add_option("--out", o.out, "write the report to this file (atomically) instead of standard output");
+  sub->callback([] {
+    HardwareRegistry hws = HardwareRegistry::load_default();
+    ModelRegistry models = ModelRegistry::load_default();
+    const HardwareSpec& hw = resolve_hardware(hws, o.hw);
+    const ModelConfig& model = resolve_model(models, o.model);
+    StepConfig c;
+    c.phase = parse_phase(o.phase);
+    c.batch = o.batch;
+    c.seq_len = o.seq_len;
+    const Precision w = parse_precision(o.weights);
+    Precision a = Precision::bf16;
+    if (!o.activations.empty()) a = parse_precision(o.activations);
+    else if (w == Precision::fp8_e4m3 || w == Precision::fp8_e5m2) a = w;
+    c.precision = PrecisionAssignment::uniform(w, a, parse_precision(o.kv_cache));
+    c.attention = parse_attention_kernel(o.attention);
+    c.tensor_parallel = o.tensor_parallel;
+    const Calibration cal = calibration_for(hw, hws);
+    StepReport r{&model, &hw, c, predict_step(model, c, hw, cal)};
+    for (const OpPrediction& o : r.prediction.ops)  // a kernel the GPU cannot run: refuse, with the reason
+      if (o.op.support == Support::unsupported) throw InvalidArgumentError(std::string(to_string(o.op.type)) + ": " + o.op.note);
+    const std::string text = render_report(r, parse_report_format(o.format));
+    if (o.out.empty()) std::cout << text;
+    else write_file_atomically(o.out, text);
+  });
+});
+
+}  // namespace
+}  // namespace roofline::cli

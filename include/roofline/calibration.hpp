@@ -1,0 +1,167 @@
+// Calibration: fits the roofline's per-(GPU, kernel class, math path) parameters — fixed cost per
+// kernel, memory and compute efficiency, the smoothness of max(compute, memory), the occupancy ramp —
+// to measurement records by regularised least squares on log time ratios (Levenberg–Marquardt), and
+// states the error on records the fit never saw (k-fold over shapes, plus hold-out suites and whole
+// model steps that are never fitted). Calibrated profiles are data (calibration/<gpu>.json) with their
+// provenance; a GPU without one gets a documented transfer from a calibrated GPU of its architecture.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "roofline/hardware.hpp"
+#include "roofline/model.hpp"
+#include "roofline/roofline.hpp"
+#include "roofline/workload.hpp"
+
+namespace roofline {
+
+// ---- measurement records (docs/measurement-records.md) -----------------------------------------------
+
+struct DeviceRecord {
+  std::string name;
+  std::string hw_profile;
+  std::string compute_capability;
+  int sm_count = 0;
+  double l2_bytes = 0;
+  double memory_bytes = 0;
+  double sm_clock_hz = 0;
+  double mem_clock_hz = 0;
+  std::string clock_note;
+  std::string driver;
+  std::string cuda_runtime;
+  std::string torch;  ///< "" when not a PyTorch suite
+  bool operator==(const DeviceRecord&) const = default;
+};
+
+struct MeasurementRecord {
+  std::string file;
+  int line = 0;
+  std::string suite;
+  std::string label;
+  bool ok = true;
+  std::string error;
+  Workload workload;
+  double median_s = 0;
+  double min_s = 0;
+  double max_s = 0;
+  int count = 0;
+  std::string timing_method;
+  std::string l2;
+  int kernels_per_call = 1;
+  std::map<std::string, double> counters;
+  std::optional<double> predicted_s;
+  DeviceRecord device;
+  std::string timestamp;
+  std::string extra_json;  ///< the record's "extra" object as JSON text ("{}" when absent)
+  bool operator==(const MeasurementRecord&) const = default;
+};
+
+/// Reads a JSON Lines file of records; blank lines are skipped. Throws ConfigError naming file:line and
+/// the key path for a malformed line, a foreign schema, a missing or mistyped field.
+std::vector<MeasurementRecord> load_records(const std::filesystem::path& file);
+/// Every *.jsonl under `dir` (recursively), in path order.
+std::vector<MeasurementRecord> load_record_directory(const std::filesystem::path& dir);
+
+// ---- fitting -------------------------------------------------------------------------------------
+
+struct FitOptions {
+  int folds = 5;
+  int min_records = 6;        ///< a parameter key with fewer ok records keeps its prior
+  int max_iterations = 200;
+  double ridge = 0.02;        ///< pull of each transformed parameter towards its prior
+  /// Suites whose records are fitted; all other suites are evaluated only (never fitted).
+  std::vector<std::string> fit_suites = {"gemm", "sdpa", "torch_elementwise"};
+};
+
+/// Errors of predictions against measurements: |predicted − measured| / measured.
+struct ErrorStats {
+  int count = 0;
+  double mape = 0;    ///< mean
+  double median = 0;
+  double p90 = 0;
+  double max = 0;
+  bool operator==(const ErrorStats&) const = default;
+};
+ErrorStats error_stats(const std::vector<double>& predicted_s, const std::vector<double>& measured_s);
+
+struct KeyFit {
+  ParamKey key;
+  int records = 0;
+  bool fitted = false;       ///< false: too few records, prior kept
+  bool converged = true;
+  int iterations = 0;
+  KernelParams params;
+  ErrorStats prior_cv;       ///< priors, on the same records
+  ErrorStats train;          ///< the final fit on its own records
+  ErrorStats heldout_cv;     ///< k-fold over shapes: each fold predicted by a fit on the others
+  std::string message;
+  bool operator==(const KeyFit&) const = default;
+};
+
+/// Evaluation of records that were never fitted (hold-out suites, model steps), grouped by a label.
+struct EvaluationGroup {
+  std::string name;  ///< e.g. "gemm_holdout gemm/tc_fp8", "model_step decode fp8_e4m3"
+  ErrorStats prior;
+  ErrorStats calibrated;
+  bool operator==(const EvaluationGroup&) const = default;
+};
+
+/// Measured against predicted speedup of one pair of model steps (fp8 weights over bf16).
+struct SpeedupCheck {
+  std::string workload;  ///< the bf16 step's workload JSON
+  double measured_speedup = 0;
+  double predicted_speedup = 0;
+  double error_fraction = 0;  ///< |predicted − measured| / measured
+  bool operator==(const SpeedupCheck&) const = default;
+};
+
+struct CalibrationResult {
+  std::string gpu;
+  Calibration calibration;
+  std::vector<KeyFit> fits;
+  std::vector<EvaluationGroup> evaluations;
+  std::vector<SpeedupCheck> speedups;
+  std::vector<std::string> record_files;
+  int records_used = 0;     ///< fitted
+  int records_skipped = 0;  ///< errors, other GPUs, unknown models
+  std::vector<std::string> warnings;
+  std::string created_utc;
+  DeviceRecord device;      ///< of the first record (clocks, driver, CUDA)
+  bool all_converged() const;
+};
+
+/// Fits `hw`'s parameters to the ok records measured on it (records of other GPUs are skipped and
+/// counted). Throws InvalidArgumentError when no key has enough records.
+CalibrationResult calibrate(const std::vector<MeasurementRecord>& records, const HardwareSpec& hw,
+                            const ModelRegistry& models, const FitOptions& options = {});
+
+/// Predicts `records` with `calibration` and groups the errors (suite, key) as `calibrate` does for
+/// its evaluation-only suites; used to check a transferred calibration on another GPU's records.
+std::vector<EvaluationGroup> evaluate(const std::vector<MeasurementRecord>& records, const HardwareSpec& hw,
+                                      const Calibration& calibration, const ModelRegistry& models);
+
+// ---- calibrated profiles --------------------------------------------------------------------------
+
+/// Writes calibration/<gpu>.json (atomically): parameters per key with residuals, records used, fit method.
+void save_calibration(const CalibrationResult& result, const std::filesystem::path& file);
+/// Loads a calibrated profile for `hw`; throws ConfigError (file, key path) for a corrupt file or one
+/// made for another GPU.
+Calibration load_calibration(const std::filesystem::path& file, const HardwareSpec& hw);
+
+/// The transfer rule for a GPU without measurements: dimensionless efficiencies, the overlap exponent and
+/// the occupancy ramp are copied from a calibrated GPU of the same architecture; fixed costs scale with
+/// the boost-clock ratio when both clocks are known; intervals widen by `transfer_interval_widening`.
+/// Every parameter is marked Provenance::transferred.
+Calibration transfer_calibration(const Calibration& from, const HardwareSpec& from_hw, const HardwareSpec& to_hw);
+inline constexpr double transfer_interval_widening = 0.10;
+
+/// The calibration the library uses for `hw`: data_directory()/calibration/<name>.json if present; else
+/// a transfer from a calibrated GPU of the same architecture in `registry`; else the priors.
+Calibration calibration_for(const HardwareSpec& hw, const HardwareRegistry& registry);
+
+}  // namespace roofline

@@ -1,0 +1,206 @@
+// Operator cost model of one transformer forward step: per operator, FLOPs and bytes split by tensor
+// class (weights, activations, KV cache, scales) for a prefill of S tokens or a decode step at context S,
+// batch B, each operator in its own precision; GQA, MoE with active experts, tensor parallelism.
+// Assumption: the step runs as a plain implementation does (one kernel per linear layer, fused RMSNorm,
+// separate RoPE, activation, residual-add and KV-write kernels, one fused attention kernel).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "roofline/hardware.hpp"
+#include "roofline/model.hpp"
+#include "roofline/precision.hpp"
+
+namespace roofline {
+
+/// The seed's operator types (Q_PROJ ... EMBEDDINGS) plus the kernels a real step also runs.
+enum class OperatorType : std::uint8_t {
+  Q_PROJ,
+  K_PROJ,
+  V_PROJ,
+  O_PROJ,
+  QK_MATMUL,   ///< unfused attention only: S = Q·Kᵀ
+  SV_MATMUL,   ///< unfused attention only: O = P·V
+  SOFTMAX,     ///< unfused attention only
+  FFN_GATE,
+  FFN_UP,
+  FFN_DOWN,
+  KV_CACHE,    ///< writing the new tokens' K and V into the cache
+  RMSNORM,
+  EMBEDDINGS,
+  ROPE,
+  RESIDUAL,
+  ACTIVATION,  ///< SiLU(gate)·up
+  LM_HEAD,
+  QUANTIZE,    ///< activation quantisation before a low-precision GEMM (amax, scale, cast)
+  ATTENTION,   ///< fused attention (QK_MATMUL + SOFTMAX + SV_MATMUL in one kernel)
+  MOE_ROUTER,
+  ALLREDUCE,   ///< tensor-parallel all-reduce
+};
+inline constexpr std::size_t operator_type_count = 21;
+/// Lower-case name, e.g. "q_proj", "ffn_gate", "kv_cache" (the seed's OperatorType values).
+std::string_view to_string(OperatorType t);
+OperatorType parse_operator_type(std::string_view name);  ///< accepts "q_proj" and "Q_PROJ"; throws UnknownNameError
+std::ostream& operator<<(std::ostream& os, OperatorType t);
+
+enum class Phase : std::uint8_t { prefill, decode };
+std::string_view to_string(Phase p);
+Phase parse_phase(std::string_view s);
+
+/// The kind of GPU kernel an operator runs as; calibration fits one set of parameters per kind.
+enum class KernelClass : std::uint8_t {
+  gemm,               ///< cuBLAS-class matrix product
+  attention_prefill,  ///< fused attention, q_len > 1
+  attention_decode,   ///< fused attention, q_len = 1 (split-KV)
+  elementwise,        ///< RoPE, activation, residual add, KV write, quantise
+  norm,               ///< RMSNorm (a row reduction)
+  embedding,          ///< table gather
+  allreduce,          ///< NVLink all-reduce
+};
+inline constexpr std::size_t kernel_class_count = 7;
+std::string_view to_string(KernelClass k);
+KernelClass parse_kernel_class(std::string_view s);
+
+/// Bytes moved through device memory by one operator instance, by tensor class.
+struct TensorBytes {
+  double weights_bytes = 0;
+  double activations_read_bytes = 0;
+  double activations_written_bytes = 0;
+  double kv_read_bytes = 0;
+  double kv_written_bytes = 0;
+  double scales_bytes = 0;
+  double total() const {
+    return weights_bytes + activations_read_bytes + activations_written_bytes + kv_read_bytes + kv_written_bytes +
+           scales_bytes;
+  }
+  bool operator==(const TensorBytes&) const = default;
+};
+
+/// y[m, n] = x[m, k]·W[n, k]ᵀ, `groups` independent products of this shape (MoE experts).
+struct GemmShape {
+  std::int64_t m = 0;
+  std::int64_t n = 0;
+  std::int64_t k = 0;
+  std::int64_t groups = 1;
+  bool operator==(const GemmShape&) const = default;
+};
+
+struct AttentionShape {
+  std::int64_t batch = 1;
+  std::int64_t q_heads = 1;
+  std::int64_t kv_heads = 1;
+  std::int64_t q_len = 1;
+  std::int64_t kv_len = 1;
+  std::int64_t head_dim = 128;
+  bool causal = false;                 ///< bottom-right aligned: query i sees keys [0, kv_len - q_len + i]
+  std::int64_t window_tokens = 0;      ///< sliding window (0: none)
+  bool operator==(const AttentionShape&) const = default;
+};
+
+/// Which attention implementation runs. fa3 and cudnn are FA3-class Hopper kernels (wgmma + TMA).
+enum class AttentionKernel : std::uint8_t {
+  unfused, fa1, fa2, fa3, fa4, cudnn, splitkv_bf16, q2fp8, fp8fp8, sage_int8_fp16, sage_int8_fp8,
+};
+inline constexpr std::size_t attention_kernel_count = 11;
+std::string_view to_string(AttentionKernel k);
+AttentionKernel parse_attention_kernel(std::string_view s);  ///< throws UnknownNameError
+
+/// Activation quantisation before a low-precision GEMM (issue: the runtime cost of dynamic quantisation).
+enum class ActivationScaling : std::uint8_t {
+  static_per_tensor,   ///< calibrated offline: one cast kernel (read 16-bit, write 8-bit)
+  dynamic_per_tensor,  ///< amax reduction kernel + cast kernel (two passes over the input)
+  dynamic_per_token,   ///< one kernel: per-row amax, scale and cast fused
+};
+std::string_view to_string(ActivationScaling s);
+
+struct OpPrecision {
+  Precision weight = Precision::bf16;
+  Precision activation = Precision::bf16;
+  bool operator==(const OpPrecision&) const = default;
+};
+
+/// Per-operator precision for the whole model, with optional layer bands (layer-wise strategies).
+struct PrecisionAssignment {
+  std::string name = "bf16";
+  std::array<OpPrecision, operator_type_count> by_op{};  ///< default for every layer
+  struct LayerBand {
+    std::int64_t first_layer = 0;  ///< inclusive
+    std::int64_t last_layer = 0;   ///< inclusive
+    std::array<OpPrecision, operator_type_count> by_op{};
+    bool operator==(const LayerBand&) const = default;
+  };
+  std::vector<LayerBand> bands;  ///< later bands override earlier ones and the default
+  Precision kv_cache = Precision::bf16;
+  ActivationScaling activation_scaling = ActivationScaling::static_per_tensor;
+  bool operator==(const PrecisionAssignment&) const = default;
+
+  /// Every weight in `weights`, activations of GEMMs in `activations`, KV cache in `kv`.
+  static PrecisionAssignment uniform(Precision weights, Precision activations, Precision kv, std::string name = "");
+  OpPrecision at(OperatorType t, std::int64_t layer) const;
+};
+
+/// What one forward step runs.
+struct StepConfig {
+  Phase phase = Phase::decode;
+  std::int64_t batch = 1;
+  std::int64_t seq_len = 1;  ///< decode: tokens already cached (context); prefill: prompt tokens per sequence
+  PrecisionAssignment precision;
+  AttentionKernel attention = AttentionKernel::fa2;
+  std::int64_t tensor_parallel = 1;
+  std::optional<std::int64_t> num_layers;  ///< run only this many layers (measured truncated models)
+  double attention_skip_fraction = 0;      ///< pruned decode kernels (q2fp8, fp8fp8): fraction of KV blocks skipped
+  bool operator==(const StepConfig&) const = default;
+};
+
+/// One operator of a step: per-instance cost, repeated `instances` times (identical layers are merged).
+struct Op {
+  OperatorType type = OperatorType::Q_PROJ;
+  std::int32_t first_layer = -1;  ///< -1: not a per-layer operator
+  std::int32_t instances = 1;     ///< identical instances (layers) this row stands for
+  KernelClass kernel = KernelClass::gemm;
+  std::int32_t kernels_per_instance = 1;
+  MathPath math = MathPath::tc_16bit;
+  Support support = Support::native;
+  Precision weight_precision = Precision::bf16;
+  Precision activation_precision = Precision::bf16;
+  double flops = 0;           ///< useful FLOPs per instance
+  double executed_flops = 0;  ///< FLOPs the kernel executes (tile padding, masked tiles); 0: same as flops
+  double critical_path_flops = 0;  ///< FLOPs of the largest thread block (load imbalance); 0: none
+  TensorBytes bytes;  ///< per instance
+  GemmShape gemm;            ///< for kernel == gemm
+  AttentionShape attention;  ///< for attention kernels
+  AttentionKernel attention_kernel = AttentionKernel::fa2;
+  std::int64_t parallel_ctas = 0;   ///< thread blocks the kernel launches (0: enough to fill the GPU)
+  std::string note;                 ///< why this op runs as it does (emulation, refusal)
+  bool operator==(const Op&) const = default;
+};
+std::ostream& operator<<(std::ostream& os, const Op& op);
+/// "q_proj", or "q_proj[0-9]" for a layer band.
+std::string op_label(const Op& op);
+
+/// Memory needed on one GPU for a step.
+struct MemoryFootprint {
+  double weights_bytes = 0;
+  double kv_cache_bytes = 0;
+  double activations_bytes = 0;  ///< peak transient activations (largest per-layer working set)
+  double total_bytes() const { return weights_bytes + kv_cache_bytes + activations_bytes; }
+  bool operator==(const MemoryFootprint&) const = default;
+};
+
+/// The operators of one forward step; validates the configuration (throws InvalidArgumentError for
+/// a batch or length < 1, a tensor-parallel degree that does not divide the heads, ...).
+std::vector<Op> build_step(const ModelConfig& model, const StepConfig& config, const HardwareSpec& hw);
+/// Weights (every expert), KV cache (batch × cached tokens × layers × 2 × kv width) and activations.
+MemoryFootprint memory_footprint(const ModelConfig& model, const StepConfig& config);
+
+/// The cost of one GEMM y[m,n] = x[m,k]·W[n,k]ᵀ with weights in `w` and activations in `a`, 16-bit
+/// output: FLOPs 2mnk, bytes W + x + y (+ block scales).
+Op gemm_op(const GemmShape& shape, Precision w, Precision a, const HardwareSpec& hw, OperatorType type = OperatorType::Q_PROJ);
+
+}  // namespace roofline

@@ -1,0 +1,134 @@
+// Roofline: turns an operator's FLOPs and bytes into time on a GPU.
+//   time = kernels × fixed_s + smooth_max(compute_s, memory_s)
+//   compute_s: FLOPs (GEMMs: padded to tiles and quantised into waves over the SMs) / (peak × efficiency)
+//   memory_s:  bytes / (bandwidth × efficiency × occupancy), occupancy < 1 when too few blocks run
+// The efficiencies, fixed costs and the smoothness of the max are per (GPU, kernel class, math path):
+// documented priors (../shared/reference/hardware.md ceilings) until calibration replaces them.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "roofline/hardware.hpp"
+#include "roofline/operators.hpp"
+
+namespace roofline {
+
+enum class Bound : std::uint8_t { memory, compute, latency };
+std::string_view to_string(Bound b);
+
+/// The parameters of one (kernel class, math path) on one GPU.
+struct KernelParams {
+  double fixed_s = 3e-6;                     ///< GPU time per kernel launch beyond its roofline time
+  double memory_efficiency_fraction = 0.9;   ///< of datasheet bandwidth, large transfers
+  double compute_efficiency_fraction = 0.7;  ///< of datasheet dense peak, large problems
+  double overlap_exponent = 4;               ///< p of (c^p + m^p)^(1/p): large p = max(compute, memory)
+  double occupancy_fraction = 0.5;           ///< fraction of SMs with a block that saturates bandwidth
+  /// Relative prediction interval from held-out residuals (time × these), e.g. 0.9 and 1.1.
+  double interval_low_fraction = 0.6;
+  double interval_high_fraction = 1.6;
+  Provenance provenance = Provenance::inferred;  ///< inferred (prior), measured (calibrated) or transferred
+  std::int32_t records = 0;                      ///< measurements the parameters were fitted to
+  double heldout_median_error_fraction = -1;     ///< median |error| on held-out records (-1: unknown)
+  bool operator==(const KernelParams&) const = default;
+};
+std::ostream& operator<<(std::ostream& os, const KernelParams& p);
+
+/// Which parameter set an operator uses: its kernel class and math path, and for attention classes the
+/// attention kernel (FlashAttention-2 and an FA3-class kernel differ far more than any shape effect).
+struct ParamKey {
+  KernelClass kernel = KernelClass::gemm;
+  MathPath math = MathPath::tc_16bit;
+  AttentionKernel attention = AttentionKernel::fa2;  ///< ignored unless kernel is an attention class
+  bool operator==(const ParamKey&) const = default;
+};
+ParamKey param_key(const Op& op);
+std::string to_string(const ParamKey& k);  ///< "gemm/tc_16bit", "attention_decode/tc_16bit/fa2"
+
+/// Parameters for every parameter key of one GPU.
+class Calibration {
+ public:
+  /// Documented priors for `hw` (no measurements): streaming at 90% of bandwidth, 16-bit GEMMs at 75%,
+  /// fp8 at 65%, fp4 at 30% of peak (hardware.md, modeling.md), 3 µs per small kernel.
+  static Calibration priors(const HardwareSpec& hw);
+
+  const KernelParams& params(const ParamKey& k) const { return table_[index(k)]; }
+  void set(const ParamKey& k, const KernelParams& p) { table_[index(k)] = p; }
+  const std::string& gpu() const { return gpu_; }
+  /// "prior", "calibrated" or "transferred from <gpu>"; with the source file when loaded.
+  const std::string& status() const { return status_; }
+  void set_status(std::string s) { status_ = std::move(s); }
+  const std::string& source_file() const { return source_file_; }
+  void set_source_file(std::string f) { source_file_ = std::move(f); }
+  bool operator==(const Calibration&) const = default;
+
+ private:
+  static std::size_t index(const ParamKey& k) {
+    const bool attention = k.kernel == KernelClass::attention_prefill || k.kernel == KernelClass::attention_decode;
+    return (static_cast<std::size_t>(k.kernel) * math_path_count + static_cast<std::size_t>(k.math)) *
+               attention_kernel_count +
+           (attention ? static_cast<std::size_t>(k.attention) : 0);
+  }
+  std::string gpu_;
+  std::string status_ = "prior";
+  std::string source_file_;
+  std::array<KernelParams, kernel_class_count * math_path_count * attention_kernel_count> table_{};
+};
+
+struct Prediction {
+  double time_s = 0;            ///< one instance
+  double compute_s = 0;         ///< compute term (after efficiency)
+  double memory_s = 0;          ///< memory term (after efficiency)
+  double fixed_s = 0;           ///< fixed per-kernel cost
+  Bound bound = Bound::memory;
+  double flops = 0;
+  double bytes = 0;
+  double intensity_flop_per_byte = 0;
+  double critical_intensity_flop_per_byte = 0;  ///< peak / bandwidth of the op's math path
+  double interval_low_s = 0;
+  double interval_high_s = 0;
+  bool operator==(const Prediction&) const = default;
+};
+std::ostream& operator<<(std::ostream& os, const Prediction& p);
+
+/// The calibrated time of one instance of `op`.
+Prediction predict(const Op& op, const HardwareSpec& hw, const Calibration& calibration);
+
+/// The datasheet floor of one instance: max(FLOPs / peak, bytes / bandwidth); nothing runs faster.
+double datasheet_floor_s(const Op& op, const HardwareSpec& hw);
+
+/// Compute time of a GEMM on tensor cores: the best of a few tile shapes and split-K factors, padded to
+/// whole tiles and quantised into waves over the SMs, at `flop_per_s` × `efficiency`.
+double gemm_compute_s(const GemmShape& g, double flop_per_s, double efficiency, int sm_count);
+
+struct OpPrediction {
+  Op op;
+  Prediction prediction;  ///< per instance
+  double total_s() const { return prediction.time_s * op.instances; }
+  bool operator==(const OpPrediction&) const = default;
+};
+
+struct StepPrediction {
+  std::vector<OpPrediction> ops;
+  double time_s = 0;
+  double interval_low_s = 0;
+  double interval_high_s = 0;
+  double flops = 0;
+  double bytes = 0;
+  double tokens_per_s = 0;  ///< decode: batch / time; prefill: batch × seq_len / time
+  MemoryFootprint memory;
+  double memory_capacity_bytes = 0;
+  bool fits = true;
+  std::string infeasible_reason;  ///< "weights of 140e9 bytes exceed memory of 80e9 bytes"
+  std::string calibration_status;
+  bool operator==(const StepPrediction&) const = default;
+};
+
+/// Predicts a whole step. Never throws for a step that does not fit: `fits` is false with a reason.
+StepPrediction predict_step(const ModelConfig& model, const StepConfig& config, const HardwareSpec& hw,
+                            const Calibration& calibration);
+
+}  // namespace roofline

@@ -1,0 +1,622 @@
+#include "roofline/calibration.hpp"
+
+#include <Eigen/Dense>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <fstream>
+#include <numeric>
+#include <set>
+#include <sstream>
+
+#include "detail/json_reader.hpp"
+#include "roofline/errors.hpp"
+#include "roofline/io.hpp"
+
+namespace roofline {
+
+// ---- records ---------------------------------------------------------------------------------------
+
+namespace {
+constexpr const char* record_schema = "roofline.measurement.v1";
+constexpr const char* calibration_schema = "roofline.calibration.v1";
+
+MeasurementRecord parse_record(const std::string& text, const std::string& file, int line) {
+  const nlohmann::json j = detail::parse_json(text, file, line - 1);
+  const detail::JsonObject o(j, file, line, "");
+  o.allow_only({"schema", "suite", "label", "workload", "status", "error", "time_s", "timing", "counters", "predicted_s",
+                "device", "timestamp", "extra"});
+  const std::string schema = o.string("schema");
+  if (schema != record_schema) o.fail("schema", "expected '" + std::string(record_schema) + "', got '" + schema + "'");
+  MeasurementRecord r;
+  r.file = file;
+  r.line = line;
+  r.suite = o.string("suite");
+  r.label = o.string("label");
+  r.ok = o.choice("status", {"ok", "error"}) == "ok";
+  if (!r.ok) r.error = o.string("error");
+  if (!j.contains("workload")) o.fail("workload", "missing required key");
+  try {
+    r.workload = parse_workload(j["workload"].dump(), file, line);
+  } catch (const ConfigError& e) {
+    throw ConfigError(e.where(), "workload." + e.key_path(), e.problem());
+  }
+  if (r.ok) {
+    const detail::JsonObject t = o.object("time_s");
+    t.allow_only({"median", "min", "max", "count"});
+    r.median_s = t.positive("median");
+    r.min_s = t.positive("min");
+    r.max_s = t.positive("max");
+    r.count = int(t.positive_integer("count"));
+    if (r.min_s > r.median_s || r.median_s > r.max_s) t.fail("median", "must satisfy min <= median <= max");
+  }
+  const detail::JsonObject timing = o.object("timing");
+  timing.allow_only({"method", "l2", "kernels_per_call"});
+  r.timing_method = timing.choice("method", {"cupti_activity", "cuda_graph_events", "cuda_events"});
+  r.l2 = timing.choice("l2", {"cold_rotating", "cold_flushed", "warm"});
+  r.kernels_per_call = int(timing.positive_integer("kernels_per_call"));
+  const detail::JsonObject counters = o.object("counters");
+  for (auto it = j["counters"].begin(); it != j["counters"].end(); ++it) r.counters[it.key()] = counters.number(it.key());
+  if (!j.contains("predicted_s")) o.fail("predicted_s", "missing required key (null when unknown)");
+  if (!j["predicted_s"].is_null()) r.predicted_s = o.positive("predicted_s");
+  const detail::JsonObject d = o.object("device");
+  d.allow_only({"name", "hw_profile", "compute_capability", "sm_count", "l2_bytes", "memory_bytes", "sm_clock_hz",
+                "mem_clock_hz", "clock_note", "driver", "cuda_runtime", "torch"});
+  r.device.name = d.string("name");
+  r.device.hw_profile = d.string("hw_profile");
+  r.device.compute_capability = d.string("compute_capability");
+  r.device.sm_count = int(d.positive_integer("sm_count"));
+  r.device.l2_bytes = d.positive("l2_bytes");
+  r.device.memory_bytes = d.positive("memory_bytes");
+  r.device.sm_clock_hz = d.optional_number("sm_clock_hz").value_or(0);
+  r.device.mem_clock_hz = d.optional_number("mem_clock_hz").value_or(0);
+  r.device.clock_note = d.has("clock_note") && j["device"]["clock_note"].is_string() ? d.string("clock_note") : "";
+  r.device.driver = d.string("driver");
+  r.device.cuda_runtime = d.string("cuda_runtime");
+  r.device.torch = d.has("torch") && j["device"]["torch"].is_string() ? d.string("torch") : "";
+  r.timestamp = o.string("timestamp");
+  r.extra_json = j.contains("extra") ? j["extra"].dump() : "{}";
+  return r;
+}
+}  // namespace
+
+std::vector<MeasurementRecord> load_records(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw ConfigError({file.string(), 0, 0}, "", "cannot open measurement file");
+  std::vector<MeasurementRecord> out;
+  std::string text;
+  int line = 0;
+  while (std::getline(in, text)) {
+    ++line;
+    if (text.find('\0') != std::string::npos) throw ConfigError({file.string(), line, 0}, "", "not a text file (NUL bytes)");
+    if (text.find_first_not_of(" \t\r") == std::string::npos) continue;
+    out.push_back(parse_record(text, file.string(), line));
+  }
+  if (out.empty()) throw ConfigError({file.string(), 0, 0}, "", "no measurement records in file");
+  return out;
+}
+
+std::vector<MeasurementRecord> load_record_directory(const std::filesystem::path& dir) {
+  std::vector<std::filesystem::path> files;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir))
+    if (e.is_regular_file() && e.path().extension() == ".jsonl") files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  std::vector<MeasurementRecord> out;
+  for (const auto& f : files) {
+    auto r = load_records(f);
+    out.insert(out.end(), std::make_move_iterator(r.begin()), std::make_move_iterator(r.end()));
+  }
+  return out;
+}
+
+// ---- statistics -----------------------------------------------------------------------------------
+
+namespace {
+double quantile(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const double pos = q * double(v.size() - 1);
+  const std::size_t i = std::size_t(std::floor(pos));
+  const double f = pos - double(i);
+  return i + 1 < v.size() ? v[i] * (1 - f) + v[i + 1] * f : v[i];
+}
+
+std::uint64_t fnv1a(const std::string& s) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+std::string utc_now() {
+  const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+}  // namespace
+
+ErrorStats error_stats(const std::vector<double>& predicted_s, const std::vector<double>& measured_s) {
+  ErrorStats s;
+  std::vector<double> e;
+  for (std::size_t i = 0; i < predicted_s.size() && i < measured_s.size(); ++i)
+    e.push_back(std::fabs(predicted_s[i] - measured_s[i]) / measured_s[i]);
+  s.count = int(e.size());
+  if (e.empty()) return s;
+  s.mape = std::accumulate(e.begin(), e.end(), 0.0) / double(e.size());
+  s.median = quantile(e, 0.5);
+  s.p90 = quantile(e, 0.9);
+  s.max = *std::max_element(e.begin(), e.end());
+  return s;
+}
+
+bool CalibrationResult::all_converged() const {
+  return std::all_of(fits.begin(), fits.end(), [](const KeyFit& f) { return !f.fitted || f.converged; });
+}
+
+// ---- the fit --------------------------------------------------------------------------------------
+
+namespace {
+constexpr int n_params = 5;
+using Vec = Eigen::Matrix<double, n_params, 1>;
+
+double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+double logit(double p) {
+  p = std::clamp(p, 1e-6, 1 - 1e-6);
+  return std::log(p / (1 - p));
+}
+
+// Transformed parameters: log fixed cost (µs), logit efficiencies, logit of (p − 1)/15, logit occupancy.
+Vec to_theta(const KernelParams& p) {
+  Vec t;
+  t << std::log(std::max(p.fixed_s, 1e-9) / 1e-6), logit(p.memory_efficiency_fraction), logit(p.compute_efficiency_fraction),
+      logit((p.overlap_exponent - 1.0) / 15.0), logit(p.occupancy_fraction);
+  return t;
+}
+
+KernelParams from_theta(const Vec& t, KernelParams base) {
+  base.fixed_s = 1e-6 * std::exp(std::clamp(t(0), std::log(0.02), std::log(500.0)));
+  base.memory_efficiency_fraction = sigmoid(t(1));
+  base.compute_efficiency_fraction = sigmoid(t(2));
+  base.overlap_exponent = 1.0 + 15.0 * sigmoid(t(3));
+  base.occupancy_fraction = sigmoid(t(4));
+  return base;
+}
+
+struct Sample {
+  const MeasurementRecord* record;
+  Op op;
+  std::uint64_t fold_hash;
+};
+
+// Levenberg–Marquardt on r_i = log(pred_i / meas_i) plus ridge terms sqrt(ridge)·(θ − θ_prior).
+struct LmResult {
+  Vec theta;
+  bool converged = false;
+  int iterations = 0;
+};
+
+LmResult fit_key(const std::vector<const Sample*>& samples, const ParamKey& key, const KernelParams& prior,
+                 const HardwareSpec& hw, Calibration& scratch, const FitOptions& opt) {
+  const Vec theta0 = to_theta(prior);
+  const std::size_t n = samples.size();
+  const double sr = std::sqrt(opt.ridge);
+  auto residuals = [&](const Vec& t, Eigen::VectorXd& r) {
+    scratch.set(key, from_theta(t, prior));
+    r.resize(Eigen::Index(n + n_params));
+    for (std::size_t i = 0; i < n; ++i) {
+      const double p = predict(samples[i]->op, hw, scratch).time_s;
+      r(Eigen::Index(i)) = std::log(p / samples[i]->record->median_s);
+    }
+    for (int j = 0; j < n_params; ++j) r(Eigen::Index(n) + j) = sr * (t(j) - theta0(j));
+  };
+  LmResult res;
+  Vec t = theta0;
+  Eigen::VectorXd r, r2;
+  residuals(t, r);
+  double cost = r.squaredNorm();
+  double mu = 1e-2;
+  for (res.iterations = 0; res.iterations < opt.max_iterations; ++res.iterations) {
+    Eigen::MatrixXd J(r.size(), n_params);
+    for (int j = 0; j < n_params; ++j) {
+      const double h = 1e-5;
+      Vec tp = t, tm = t;
+      tp(j) += h;
+      tm(j) -= h;
+      Eigen::VectorXd rp, rm;
+      residuals(tp, rp);
+      residuals(tm, rm);
+      J.col(j) = (rp - rm) / (2 * h);
+    }
+    const Eigen::Matrix<double, n_params, n_params> JtJ = J.transpose() * J;
+    const Vec g = J.transpose() * r;
+    bool improved = false;
+    for (int attempt = 0; attempt < 12; ++attempt) {
+      Eigen::Matrix<double, n_params, n_params> A = JtJ;
+      for (int j = 0; j < n_params; ++j) A(j, j) += mu * (JtJ(j, j) + 1e-9);
+      const Vec step = A.ldlt().solve(-g);
+      const Vec tn = t + step;
+      residuals(tn, r2);
+      const double c2 = r2.squaredNorm();
+      if (std::isfinite(c2) && c2 < cost) {
+        const double rel = (cost - c2) / std::max(cost, 1e-300);
+        t = tn;
+        r = r2;
+        cost = c2;
+        mu = std::max(mu / 3, 1e-12);
+        improved = true;
+        if (rel < 1e-10 || step.norm() < 1e-8) res.converged = true;
+        break;
+      }
+      mu *= 4;
+    }
+    if (!improved) {  // no descent direction left: a (local) minimum
+      res.converged = g.norm() < 1e-3 * std::max(1.0, std::sqrt(cost)) || mu > 1e6;
+      break;
+    }
+    if (res.converged) break;
+  }
+  res.theta = t;
+  scratch.set(key, prior);
+  return res;
+}
+
+bool is_single_key(const std::vector<Op>& ops) {
+  if (ops.size() != 1) return false;
+  return ops[0].instances == 1;
+}
+}  // namespace
+
+CalibrationResult calibrate(const std::vector<MeasurementRecord>& records, const HardwareSpec& hw,
+                            const ModelRegistry& models, const FitOptions& opt) {
+  if (opt.folds < 2) throw InvalidArgumentError("folds: must be >= 2, got " + std::to_string(opt.folds));
+  CalibrationResult result;
+  result.gpu = hw.name;
+  result.created_utc = utc_now();
+  const Calibration priors = Calibration::priors(hw);
+  std::set<std::string> files;
+
+  // Decompose records into samples (fitted) and evaluation-only records.
+  std::vector<Sample> fit_samples;
+  std::vector<const MeasurementRecord*> eval_records;
+  for (const MeasurementRecord& rec : records) {
+    if (!rec.ok || rec.device.hw_profile != hw.name) {
+      ++result.records_skipped;
+      continue;
+    }
+    files.insert(rec.file);
+    if (result.device.name.empty()) result.device = rec.device;
+    const bool fit_suite = std::find(opt.fit_suites.begin(), opt.fit_suites.end(), rec.suite) != opt.fit_suites.end();
+    std::vector<Op> ops;
+    try {
+      ops = workload_ops(rec.workload, hw, models);
+    } catch (const Error& e) {
+      ++result.records_skipped;
+      result.warnings.push_back(rec.file + ":" + std::to_string(rec.line) + ": skipped: " + e.what());
+      continue;
+    }
+    if (fit_suite && is_single_key(ops)) {
+      fit_samples.push_back(Sample{&rec, ops[0], fnv1a(workload_json(rec.workload))});
+    } else {
+      eval_records.push_back(&rec);
+    }
+  }
+  result.record_files.assign(files.begin(), files.end());
+
+  // Group fitted samples by parameter key.
+  std::map<std::string, std::pair<ParamKey, std::vector<const Sample*>>> by_key;
+  for (const Sample& s : fit_samples) {
+    const ParamKey k = param_key(s.op);
+    auto& slot = by_key[to_string(k)];
+    slot.first = k;
+    slot.second.push_back(&s);
+  }
+
+  Calibration cal = priors;
+  cal.set_status("calibrated");
+  Calibration scratch = priors;
+  int fitted_keys = 0;
+  for (auto& [name, slot] : by_key) {
+    const ParamKey& key = slot.first;
+    const std::vector<const Sample*>& samples = slot.second;
+    KeyFit kf;
+    kf.key = key;
+    kf.records = int(samples.size());
+    const KernelParams prior = priors.params(key);
+    std::vector<double> meas, prior_pred;
+    for (const Sample* s : samples) {
+      meas.push_back(s->record->median_s);
+      prior_pred.push_back(predict(s->op, hw, priors).time_s);
+    }
+    kf.prior_cv = error_stats(prior_pred, meas);
+    if (kf.records < opt.min_records) {
+      kf.fitted = false;
+      kf.params = prior;
+      kf.message = "only " + std::to_string(kf.records) + " records (need " + std::to_string(opt.min_records) + "): prior kept";
+      result.fits.push_back(kf);
+      continue;
+    }
+    // k-fold over shapes: a shape's records share one fold.
+    std::vector<double> cv_pred(samples.size(), 0), cv_log_res;
+    for (int f = 0; f < opt.folds; ++f) {
+      std::vector<const Sample*> train;
+      std::vector<std::size_t> test;
+      for (std::size_t i = 0; i < samples.size(); ++i) {
+        if (int(samples[i]->fold_hash % std::uint64_t(opt.folds)) == f) test.push_back(i);
+        else train.push_back(samples[i]);
+      }
+      if (test.empty()) continue;
+      const bool enough = int(train.size()) >= std::max(3, opt.min_records / 2);
+      const KernelParams p = enough ? from_theta(fit_key(train, key, prior, hw, scratch, opt).theta, prior) : prior;
+      scratch.set(key, p);
+      for (std::size_t i : test) cv_pred[i] = predict(samples[i]->op, hw, scratch).time_s;
+      scratch.set(key, prior);
+    }
+    for (std::size_t i = 0; i < samples.size(); ++i) cv_log_res.push_back(std::log(meas[i] / cv_pred[i]));
+    kf.heldout_cv = error_stats(cv_pred, meas);
+
+    const LmResult lm = fit_key(samples, key, prior, hw, scratch, opt);
+    kf.fitted = true;
+    kf.converged = lm.converged;
+    kf.iterations = lm.iterations;
+    kf.params = from_theta(lm.theta, prior);
+    kf.params.provenance = Provenance::measured;
+    kf.params.records = kf.records;
+    kf.params.heldout_median_error_fraction = kf.heldout_cv.median;
+    // Interval: the 5th..95th percentile of held-out measured/predicted ratios (min..max widened by 20%
+    // below 20 records), always containing 1.
+    double lo = 0, hi = 0;
+    if (cv_log_res.size() >= 20) {
+      lo = quantile(cv_log_res, 0.05);
+      hi = quantile(cv_log_res, 0.95);
+    } else {
+      lo = 1.2 * *std::min_element(cv_log_res.begin(), cv_log_res.end());
+      hi = 1.2 * *std::max_element(cv_log_res.begin(), cv_log_res.end());
+    }
+    kf.params.interval_low_fraction = std::min(1.0, std::exp(lo));
+    kf.params.interval_high_fraction = std::max(1.0, std::exp(hi));
+    if (!lm.converged) kf.message = "did not converge in " + std::to_string(opt.max_iterations) + " iterations";
+    cal.set(key, kf.params);
+    scratch.set(key, kf.params);
+    std::vector<double> train_pred;
+    for (const Sample* s : samples) train_pred.push_back(predict(s->op, hw, scratch).time_s);
+    scratch.set(key, prior);
+    kf.train = error_stats(train_pred, meas);
+    result.records_used += kf.records;
+    ++fitted_keys;
+    result.fits.push_back(kf);
+  }
+  if (fitted_keys == 0) {
+    throw InvalidArgumentError("calibration of " + hw.name + ": no parameter key has " + std::to_string(opt.min_records) +
+                               " or more usable records (" + std::to_string(fit_samples.size()) + " fit records, " +
+                               std::to_string(result.records_skipped) + " skipped)");
+  }
+  result.calibration = cal;
+  std::vector<MeasurementRecord> eval_copy;
+  for (const MeasurementRecord* r : eval_records) eval_copy.push_back(*r);
+  result.evaluations = evaluate(eval_copy, hw, cal, models);
+
+  // FP8-over-BF16 speedups of model steps measured in pairs.
+  std::map<std::string, std::pair<const MeasurementRecord*, const MeasurementRecord*>> pairs;
+  for (const MeasurementRecord* r : eval_records) {
+    if (r->workload.kind != WorkloadKind::model_step) continue;
+    Workload base = r->workload;
+    base.weights = Precision::bf16;
+    auto& p = pairs[workload_json(base)];
+    (r->workload.weights == Precision::bf16 ? p.first : p.second) = r;
+  }
+  for (auto& [key, p] : pairs) {
+    if (!p.first || !p.second) continue;
+    SpeedupCheck sc;
+    sc.workload = key;
+    sc.measured_speedup = p.first->median_s / p.second->median_s;
+    sc.predicted_speedup = predict_workload(p.first->workload, hw, cal, models).time_s /
+                           predict_workload(p.second->workload, hw, cal, models).time_s;
+    sc.error_fraction = std::fabs(sc.predicted_speedup - sc.measured_speedup) / sc.measured_speedup;
+    result.speedups.push_back(sc);
+  }
+  return result;
+}
+
+std::vector<EvaluationGroup> evaluate(const std::vector<MeasurementRecord>& records, const HardwareSpec& hw,
+                                      const Calibration& calibration, const ModelRegistry& models) {
+  const Calibration priors = Calibration::priors(hw);
+  std::map<std::string, std::array<std::vector<double>, 3>> groups;  // prior, calibrated, measured
+  for (const MeasurementRecord& r : records) {
+    if (!r.ok || r.device.hw_profile != hw.name) continue;
+    std::string name = r.suite + " ";
+    try {
+      const std::vector<Op> ops = workload_ops(r.workload, hw, models);
+      if (r.workload.kind == WorkloadKind::model_step) {
+        name += std::string(to_string(r.workload.phase)) + " " + std::string(to_string(r.workload.weights));
+      } else if (r.workload.kind == WorkloadKind::launch || r.workload.kind == WorkloadKind::stream) {
+        name += std::string(to_string(r.workload.kind));
+      } else {
+        name += to_string(param_key(ops.at(0)));
+      }
+      auto& g = groups[name];
+      g[0].push_back(predict_workload(r.workload, hw, priors, models).time_s);
+      g[1].push_back(predict_workload(r.workload, hw, calibration, models).time_s);
+      g[2].push_back(r.median_s);
+    } catch (const Error&) {
+      continue;  // unknown model or unsupported kernel: not evaluable here
+    }
+  }
+  std::vector<EvaluationGroup> out;
+  for (auto& [name, g] : groups) out.push_back({name, error_stats(g[0], g[2]), error_stats(g[1], g[2])});
+  return out;
+}
+
+// ---- calibrated profiles --------------------------------------------------------------------------
+
+namespace {
+nlohmann::json stats_json(const ErrorStats& s) {
+  return {{"count", s.count}, {"mape", s.mape}, {"median", s.median}, {"p90", s.p90}, {"max", s.max}};
+}
+}  // namespace
+
+void save_calibration(const CalibrationResult& r, const std::filesystem::path& file) {
+  if (!r.all_converged()) throw InvalidArgumentError("calibration of " + r.gpu + " did not converge; nothing written");
+  nlohmann::json params = nlohmann::json::array();
+  for (const KeyFit& f : r.fits) {
+    if (!f.fitted) continue;
+    const KernelParams& p = f.params;
+    params.push_back({{"key", to_string(f.key)},
+                      {"fixed_s", p.fixed_s},
+                      {"memory_efficiency_fraction", p.memory_efficiency_fraction},
+                      {"compute_efficiency_fraction", p.compute_efficiency_fraction},
+                      {"overlap_exponent", p.overlap_exponent},
+                      {"occupancy_fraction", p.occupancy_fraction},
+                      {"interval_fraction", {p.interval_low_fraction, p.interval_high_fraction}},
+                      {"records", f.records},
+                      {"iterations", f.iterations},
+                      {"prior_error", stats_json(f.prior_cv)},
+                      {"train_error", stats_json(f.train)},
+                      {"heldout_error", stats_json(f.heldout_cv)}});
+  }
+  nlohmann::json evals = nlohmann::json::array();
+  for (const EvaluationGroup& g : r.evaluations)
+    evals.push_back({{"group", g.name}, {"prior_error", stats_json(g.prior)}, {"calibrated_error", stats_json(g.calibrated)}});
+  nlohmann::json speedups = nlohmann::json::array();
+  for (const SpeedupCheck& s : r.speedups)
+    speedups.push_back({{"workload", s.workload}, {"measured", s.measured_speedup}, {"predicted", s.predicted_speedup},
+                        {"error_fraction", s.error_fraction}});
+  const nlohmann::json j = {
+      {"schema", calibration_schema},
+      {"gpu", r.gpu},
+      {"created_utc", r.created_utc},
+      {"fit",
+       "Levenberg-Marquardt on log(predicted/measured) per parameter key, ridge towards the documented priors; "
+       "errors held out by k-fold over shapes; suites outside the fit set evaluated only"},
+      {"record_files", r.record_files},
+      {"records_used", r.records_used},
+      {"records_skipped", r.records_skipped},
+      {"device",
+       {{"name", r.device.name},
+        {"driver", r.device.driver},
+        {"cuda_runtime", r.device.cuda_runtime},
+        {"torch", r.device.torch},
+        {"sm_clock_hz", r.device.sm_clock_hz},
+        {"mem_clock_hz", r.device.mem_clock_hz}}},
+      {"params", params},
+      {"evaluations", evals},
+      {"speedups", speedups},
+      {"warnings", r.warnings},
+  };
+  write_file_atomically(file, j.dump(1) + "\n");
+}
+
+Calibration load_calibration(const std::filesystem::path& file, const HardwareSpec& hw) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw ConfigError({file.string(), 0, 0}, "", "cannot open calibration file");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  const nlohmann::json j = detail::parse_json(ss.str(), file.string());
+  const detail::JsonObject o(j, file.string(), 0, "");
+  const std::string schema = o.string("schema");
+  if (schema != calibration_schema) o.fail("schema", "expected '" + std::string(calibration_schema) + "', got '" + schema + "'");
+  const std::string gpu = o.string("gpu");
+  if (gpu != hw.name) o.fail("gpu", "this profile is for '" + gpu + "', not '" + hw.name + "'");
+  Calibration c = Calibration::priors(hw);
+  c.set_status("calibrated (" + std::string(o.string("created_utc")) + ")");
+  c.set_source_file(file.string());
+  if (!j.contains("params") || !j["params"].is_array()) o.fail("params", "must be an array");
+  for (std::size_t i = 0; i < j["params"].size(); ++i) {
+    const std::string path = "params[" + std::to_string(i) + "]";
+    const detail::JsonObject p(j["params"][i], file.string(), 0, path);
+    const std::string key = p.string("key");
+    // key: class/math[/attention]
+    std::vector<std::string> parts;
+    std::stringstream ks(key);
+    for (std::string part; std::getline(ks, part, '/');) parts.push_back(part);
+    ParamKey k;
+    try {
+      if (parts.size() < 2 || parts.size() > 3) throw InvalidArgumentError("");
+      k.kernel = parse_kernel_class(parts[0]);
+      bool found = false;
+      for (std::size_t m = 0; m < math_path_count; ++m)
+        if (to_string(MathPath(m)) == parts[1]) {
+          k.math = MathPath(m);
+          found = true;
+        }
+      if (!found) throw InvalidArgumentError("");
+      if (parts.size() == 3) k.attention = parse_attention_kernel(parts[2]);
+    } catch (const Error&) {
+      p.fail("key", "not a parameter key (class/math[/attention]): '" + key + "'");
+    }
+    KernelParams kp;
+    kp.fixed_s = p.positive("fixed_s");
+    kp.memory_efficiency_fraction = p.positive("memory_efficiency_fraction");
+    kp.compute_efficiency_fraction = p.positive("compute_efficiency_fraction");
+    if (kp.memory_efficiency_fraction > 1.0) p.fail("memory_efficiency_fraction", "must be <= 1");
+    if (kp.compute_efficiency_fraction > 1.0) p.fail("compute_efficiency_fraction", "must be <= 1");
+    kp.overlap_exponent = p.positive("overlap_exponent");
+    kp.occupancy_fraction = p.positive("occupancy_fraction");
+    const nlohmann::json& iv = j["params"][i]["interval_fraction"];
+    if (!iv.is_array() || iv.size() != 2 || !iv[0].is_number() || !iv[1].is_number())
+      p.fail("interval_fraction", "must be [low, high]");
+    kp.interval_low_fraction = iv[0].get<double>();
+    kp.interval_high_fraction = iv[1].get<double>();
+    if (!(kp.interval_low_fraction > 0 && kp.interval_low_fraction <= 1 && kp.interval_high_fraction >= 1))
+      p.fail("interval_fraction", "must satisfy 0 < low <= 1 <= high");
+    kp.records = int(p.positive_integer("records"));
+    kp.provenance = Provenance::measured;
+    const detail::JsonObject h = p.object("heldout_error");
+    kp.heldout_median_error_fraction = h.number("median");
+    c.set(k, kp);
+  }
+  return c;
+}
+
+Calibration transfer_calibration(const Calibration& from, const HardwareSpec& from_hw, const HardwareSpec& to_hw) {
+  Calibration c = Calibration::priors(to_hw);
+  const double clock_ratio = (from_hw.boost_clock_hz && to_hw.boost_clock_hz)
+                                 ? from_hw.boost_clock_hz->value / to_hw.boost_clock_hz->value
+                                 : 1.0;
+  for (std::size_t ki = 0; ki < kernel_class_count; ++ki)
+    for (std::size_t mi = 0; mi < math_path_count; ++mi)
+      for (std::size_t ai = 0; ai < attention_kernel_count; ++ai) {
+        const ParamKey k{KernelClass(ki), MathPath(mi), AttentionKernel(ai)};
+        KernelParams p = from.params(k);
+        if (p.provenance != Provenance::measured) continue;
+        p.fixed_s *= clock_ratio;
+        p.provenance = Provenance::transferred;
+        p.interval_low_fraction *= (1.0 - transfer_interval_widening);
+        p.interval_high_fraction *= (1.0 + transfer_interval_widening);
+        c.set(k, p);
+      }
+  c.set_status("transferred from " + from_hw.name + " (same architecture, " + std::string(to_string(to_hw.architecture)) +
+               "); not measured on " + to_hw.name);
+  return c;
+}
+
+Calibration calibration_for(const HardwareSpec& hw, const HardwareRegistry& registry) {
+  const std::filesystem::path dir = data_directory() / "calibration";
+  std::error_code ec;
+  const std::filesystem::path own = dir / (hw.name + ".json");
+  if (std::filesystem::exists(own, ec)) return load_calibration(own, hw);
+  // Nearest calibrated GPU of the same architecture: the smallest bandwidth ratio distance.
+  const HardwareSpec* best = nullptr;
+  double best_distance = 0;
+  for (const auto& [name, other] : registry.all()) {
+    if (name == hw.name || other.architecture != hw.architecture) continue;
+    if (!std::filesystem::exists(dir / (name + ".json"), ec)) continue;
+    const double d = std::fabs(std::log(other.bandwidth_bytes_per_s() / hw.bandwidth_bytes_per_s()));
+    if (!best || d < best_distance) {
+      best = &other;
+      best_distance = d;
+    }
+  }
+  if (best) return transfer_calibration(load_calibration(dir / (best->name + ".json"), *best), *best, hw);
+  Calibration c = Calibration::priors(hw);
+  c.set_status("prior: no measurements for " + hw.name + " or any " + std::string(to_string(hw.architecture)) +
+               " GPU; expect errors of 40% or more");
+  return c;
+}
+
+}  // namespace roofline

@@ -1,0 +1,436 @@
+#include "roofline/operators.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <ostream>
+#include <set>
+#include <sstream>
+
+#include "roofline/errors.hpp"
+#include "roofline/flash_attention.hpp"
+
+namespace roofline {
+
+namespace {
+constexpr std::string_view operator_names[operator_type_count] = {
+    "q_proj",  "k_proj",     "v_proj",   "o_proj",       "qk_matmul", "sv_matmul", "softmax",
+    "ffn_gate", "ffn_up",    "ffn_down", "kv_cache",     "rmsnorm",   "embeddings", "rope",
+    "residual", "activation", "lm_head", "quantize",     "attention", "moe_router", "allreduce",
+};
+constexpr std::string_view kernel_class_names[kernel_class_count] = {
+    "gemm", "attention_prefill", "attention_decode", "elementwise", "norm", "embedding", "allreduce"};
+constexpr std::string_view attention_kernel_names[attention_kernel_count] = {
+    "unfused", "fa1", "fa2", "fa3", "fa4", "cudnn", "splitkv_bf16", "q2fp8", "fp8fp8", "sage_int8_fp16", "sage_int8_fp8"};
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  return out;
+}
+
+template <std::size_t N>
+std::vector<std::string> to_vector(const std::string_view (&names)[N]) {
+  return std::vector<std::string>(std::begin(names), std::end(names));
+}
+
+bool is_16bit_or_wider(Precision p) { return p == Precision::bf16 || p == Precision::fp16 || p == Precision::fp32; }
+}  // namespace
+
+std::string_view to_string(OperatorType t) { return operator_names[static_cast<std::size_t>(t)]; }
+std::ostream& operator<<(std::ostream& os, OperatorType t) { return os << to_string(t); }
+
+OperatorType parse_operator_type(std::string_view name) {
+  const std::string l = lower(name);
+  for (std::size_t i = 0; i < operator_type_count; ++i)
+    if (operator_names[i] == l) return OperatorType(i);
+  throw UnknownNameError("operator", std::string(name), to_vector(operator_names));
+}
+
+std::string_view to_string(Phase p) { return p == Phase::prefill ? "prefill" : "decode"; }
+Phase parse_phase(std::string_view s) {
+  if (s == "prefill") return Phase::prefill;
+  if (s == "decode") return Phase::decode;
+  throw UnknownNameError("phase", std::string(s), {"decode", "prefill"});
+}
+
+std::string_view to_string(KernelClass k) { return kernel_class_names[static_cast<std::size_t>(k)]; }
+KernelClass parse_kernel_class(std::string_view s) {
+  for (std::size_t i = 0; i < kernel_class_count; ++i)
+    if (kernel_class_names[i] == s) return KernelClass(i);
+  throw UnknownNameError("kernel class", std::string(s), to_vector(kernel_class_names));
+}
+
+std::string_view to_string(AttentionKernel k) { return attention_kernel_names[static_cast<std::size_t>(k)]; }
+AttentionKernel parse_attention_kernel(std::string_view s) {
+  const std::string l = lower(s);
+  for (std::size_t i = 0; i < attention_kernel_count; ++i)
+    if (attention_kernel_names[i] == l) return AttentionKernel(i);
+  throw UnknownNameError("attention kernel", std::string(s), to_vector(attention_kernel_names));
+}
+
+std::string_view to_string(ActivationScaling s) {
+  switch (s) {
+    case ActivationScaling::static_per_tensor: return "static_per_tensor";
+    case ActivationScaling::dynamic_per_tensor: return "dynamic_per_tensor";
+    case ActivationScaling::dynamic_per_token: return "dynamic_per_token";
+  }
+  return "?";
+}
+
+PrecisionAssignment PrecisionAssignment::uniform(Precision weights, Precision activations, Precision kv, std::string name) {
+  PrecisionAssignment a;
+  a.name = name.empty() ? std::string(to_string(weights)) : std::move(name);
+  for (std::size_t i = 0; i < operator_type_count; ++i) {
+    const auto t = OperatorType(i);
+    const bool has_weights = t == OperatorType::Q_PROJ || t == OperatorType::K_PROJ || t == OperatorType::V_PROJ ||
+                             t == OperatorType::O_PROJ || t == OperatorType::FFN_GATE || t == OperatorType::FFN_UP ||
+                             t == OperatorType::FFN_DOWN || t == OperatorType::LM_HEAD;
+    a.by_op[i] = has_weights ? OpPrecision{weights, activations} : OpPrecision{Precision::bf16, Precision::bf16};
+  }
+  a.kv_cache = kv;
+  return a;
+}
+
+OpPrecision PrecisionAssignment::at(OperatorType t, std::int64_t layer) const {
+  const std::size_t i = static_cast<std::size_t>(t);
+  for (auto it = bands.rbegin(); it != bands.rend(); ++it)
+    if (layer >= it->first_layer && layer <= it->last_layer) return it->by_op[i];
+  return by_op[i];
+}
+
+std::ostream& operator<<(std::ostream& os, const Op& op) {
+  os << "Op{" << op_label(op) << " x" << op.instances << ", " << to_string(op.kernel) << ", " << to_string(op.math) << " "
+     << to_string(op.support) << ", w=" << to_string(op.weight_precision) << " a=" << to_string(op.activation_precision)
+     << ", " << op.flops << " FLOP, " << op.bytes.total() << " B";
+  if (op.kernel == KernelClass::gemm) os << ", m=" << op.gemm.m << " n=" << op.gemm.n << " k=" << op.gemm.k;
+  return os << "}";
+}
+
+std::string op_label(const Op& op) {
+  std::string s(to_string(op.type));
+  if (op.first_layer >= 0 && op.instances > 0) {
+    s += "[" + std::to_string(op.first_layer);
+    if (op.instances > 1) s += "-" + std::to_string(op.first_layer + op.instances - 1);
+    s += "]";
+  }
+  return s;
+}
+
+Op gemm_op(const GemmShape& g, Precision w, Precision a, const HardwareSpec& hw, OperatorType type) {
+  Op op;
+  op.type = type;
+  op.kernel = KernelClass::gemm;
+  const MatmulPath path = matmul_path(hw, w, a);
+  op.math = path.math;
+  op.support = path.support;
+  if (path.support != Support::native) op.note = path.reason;
+  op.weight_precision = w;
+  op.activation_precision = a;
+  op.gemm = g;
+  const double groups = double(g.groups);
+  op.flops = 2.0 * double(g.m) * double(g.n) * double(g.k) * groups;
+  op.bytes.weights_bytes = double(g.n) * double(g.k) * bytes_per_element(w) * groups;
+  // Activations enter the GEMM in their precision (quantised beforehand by a QUANTIZE op); output 16-bit.
+  op.bytes.activations_read_bytes = double(g.m) * double(g.k) * bytes_per_element(a) * groups;
+  op.bytes.activations_written_bytes = double(g.m) * double(g.n) * 2.0 * groups;
+  return op;
+}
+
+namespace {
+
+struct Dims {
+  std::int64_t layers, tokens, lm_rows, q_heads, kv_heads, head_dim, hidden, ffn, vocab, q_width, kv_width;
+  std::int64_t cached_tokens, attention_kv_len;
+};
+
+Dims derive_dims(const ModelConfig& m, const StepConfig& c) {
+  const std::int64_t tp = c.tensor_parallel;
+  Dims d{};
+  d.layers = c.num_layers.value_or(m.num_layers);
+  d.tokens = c.phase == Phase::decode ? c.batch : c.batch * c.seq_len;
+  d.lm_rows = c.batch;  // logits for the last token of each sequence
+  d.q_heads = m.num_attention_heads / tp;
+  d.kv_heads = m.num_kv_heads >= tp ? m.num_kv_heads / tp : 1;  // replicated when tp > kv heads
+  d.head_dim = m.head_dim;
+  d.hidden = m.hidden_size;
+  d.ffn = m.ffn_size / tp;
+  d.vocab = (m.vocab_size + tp - 1) / tp;
+  d.q_width = d.q_heads * d.head_dim;
+  d.kv_width = d.kv_heads * d.head_dim;
+  const std::int64_t total = c.phase == Phase::decode ? c.seq_len + 1 : c.seq_len;
+  d.attention_kv_len = total;
+  d.cached_tokens = m.sliding_window_tokens ? std::min(total, *m.sliding_window_tokens) : total;
+  return d;
+}
+
+void validate_config(const ModelConfig& m, const StepConfig& c) {
+  validate_model(m);
+  if (c.batch < 1) throw InvalidArgumentError("batch: must be >= 1, got " + std::to_string(c.batch));
+  if (c.seq_len < 1) throw InvalidArgumentError("seq_len: must be >= 1, got " + std::to_string(c.seq_len));
+  const std::int64_t tp = c.tensor_parallel;
+  if (tp < 1) throw InvalidArgumentError("tensor_parallel: must be >= 1, got " + std::to_string(tp));
+  if (m.num_attention_heads % tp != 0)
+    throw InvalidArgumentError("tensor_parallel " + std::to_string(tp) + " does not divide the " +
+                               std::to_string(m.num_attention_heads) + " attention heads of " + m.name);
+  if (m.num_kv_heads % tp != 0 && tp % m.num_kv_heads != 0)
+    throw InvalidArgumentError("tensor_parallel " + std::to_string(tp) + " and the " + std::to_string(m.num_kv_heads) +
+                               " KV heads of " + m.name + " neither divide each other");
+  if (m.ffn_size % tp != 0)
+    throw InvalidArgumentError("tensor_parallel " + std::to_string(tp) + " does not divide ffn_size " + std::to_string(m.ffn_size));
+  if (c.num_layers && (*c.num_layers < 1 || *c.num_layers > m.num_layers))
+    throw InvalidArgumentError("num_layers: must be in [1, " + std::to_string(m.num_layers) + "], got " +
+                               std::to_string(*c.num_layers));
+  if (!(c.attention_skip_fraction >= 0 && c.attention_skip_fraction < 1))
+    throw InvalidArgumentError("attention_skip_fraction: must be in [0, 1)");
+  for (const auto& b : c.precision.bands) {
+    if (b.first_layer < 0 || b.last_layer < b.first_layer)
+      throw InvalidArgumentError("precision band [" + std::to_string(b.first_layer) + ", " + std::to_string(b.last_layer) +
+                                 "] is empty or negative");
+  }
+}
+
+// Layer segments over which every operator keeps one precision: split at every band boundary.
+std::vector<std::pair<std::int64_t, std::int64_t>> layer_segments(const PrecisionAssignment& p, std::int64_t layers) {
+  std::set<std::int64_t> cuts = {0, layers};
+  for (const auto& b : p.bands) {
+    if (b.first_layer < layers) cuts.insert(b.first_layer);
+    if (b.last_layer + 1 < layers) cuts.insert(b.last_layer + 1);
+  }
+  std::vector<std::pair<std::int64_t, std::int64_t>> out;
+  for (auto it = cuts.begin(); std::next(it) != cuts.end(); ++it) out.emplace_back(*it, *std::next(it) - *it);
+  return out;
+}
+
+Op memory_op(OperatorType type, KernelClass kernel, double read_bytes, double written_bytes, int kernels = 1) {
+  Op op;
+  op.type = type;
+  op.kernel = kernel;
+  op.kernels_per_instance = kernels;
+  op.math = MathPath::simt_fp32;
+  op.activation_precision = Precision::bf16;
+  op.bytes.activations_read_bytes = read_bytes;
+  op.bytes.activations_written_bytes = written_bytes;
+  return op;
+}
+
+// Activation quantisation of a [rows, cols] 16-bit input into precision `a` (issue 5: dynamic
+// quantisation costs). Static: one cast pass. Dynamic per tensor: an amax pass, then the cast.
+// Dynamic per token: one fused pass (row amax, scale, cast), plus the fp32 scale per row.
+Op quantize_op(std::int64_t rows, std::int64_t cols, Precision a, ActivationScaling scaling) {
+  const double in = double(rows) * double(cols) * 2.0;
+  const double out = double(rows) * double(cols) * bytes_per_element(a);
+  Op op;
+  switch (scaling) {
+    case ActivationScaling::static_per_tensor: op = memory_op(OperatorType::QUANTIZE, KernelClass::elementwise, in, out, 1); break;
+    case ActivationScaling::dynamic_per_tensor:
+      op = memory_op(OperatorType::QUANTIZE, KernelClass::elementwise, 2 * in, out, 2);
+      break;
+    case ActivationScaling::dynamic_per_token:
+      op = memory_op(OperatorType::QUANTIZE, KernelClass::elementwise, in, out, 1);
+      op.bytes.scales_bytes = double(rows) * 4.0;
+      break;
+  }
+  op.activation_precision = a;
+  op.flops = double(rows) * double(cols) * (scaling == ActivationScaling::static_per_tensor ? 1.0 : 2.0);
+  op.note = std::string("activation quantisation to ") + std::string(to_string(a)) + ", " + std::string(to_string(scaling));
+  return op;
+}
+
+}  // namespace
+
+std::vector<Op> build_step(const ModelConfig& model, const StepConfig& config, const HardwareSpec& hw) {
+  validate_config(model, config);
+  const Dims d = derive_dims(model, config);
+  const PrecisionAssignment& prec = config.precision;
+  const double act = 2.0;  // 16-bit activations between kernels
+  const double T = double(d.tokens);
+  std::vector<Op> ops;
+  ops.reserve(32);
+
+  auto place = [](Op op, std::int64_t first, std::int64_t count) {
+    op.first_layer = std::int32_t(first);
+    op.instances = std::int32_t(count);
+    return op;
+  };
+
+  if (d.vocab > 0) {
+    Op e = memory_op(OperatorType::EMBEDDINGS, KernelClass::embedding, T * double(d.hidden) * act + T * 8.0,
+                     T * double(d.hidden) * act);
+    ops.push_back(e);
+  }
+
+  for (const auto& [first, count] : layer_segments(prec, d.layers)) {
+    // Quantise one input for every consumer GEMM in a low precision (q/k/v share one, gate/up share one).
+    auto maybe_quantize = [&](std::initializer_list<OperatorType> consumers, std::int64_t cols) {
+      std::set<Precision> done;
+      for (OperatorType t : consumers) {
+        const Precision a = prec.at(t, first).activation;
+        if (is_16bit_or_wider(a) || done.count(a)) continue;
+        done.insert(a);
+        ops.push_back(place(quantize_op(d.tokens, cols, a, prec.activation_scaling), first, count));
+      }
+    };
+    auto linear = [&](OperatorType t, std::int64_t n, std::int64_t k) {
+      const OpPrecision p = prec.at(t, first);
+      ops.push_back(place(gemm_op(GemmShape{d.tokens, n, k, 1}, p.weight, p.activation, hw, t), first, count));
+    };
+
+    Op norm = memory_op(OperatorType::RMSNORM, KernelClass::norm, T * double(d.hidden) * act + double(d.hidden) * act,
+                        T * double(d.hidden) * act);
+    norm.flops = 4.0 * T * double(d.hidden);
+    ops.push_back(place(norm, first, count));
+    maybe_quantize({OperatorType::Q_PROJ, OperatorType::K_PROJ, OperatorType::V_PROJ}, d.hidden);
+    linear(OperatorType::Q_PROJ, d.q_width, d.hidden);
+    linear(OperatorType::K_PROJ, d.kv_width, d.hidden);
+    linear(OperatorType::V_PROJ, d.kv_width, d.hidden);
+
+    Op rope = memory_op(OperatorType::ROPE, KernelClass::elementwise,
+                        T * double(d.q_width + d.kv_width) * act + T * double(d.head_dim) * 4.0,
+                        T * double(d.q_width + d.kv_width) * act);
+    rope.flops = 3.0 * T * double(d.q_width + d.kv_width);
+    ops.push_back(place(rope, first, count));
+
+    const double kv_el = bytes_per_element(prec.kv_cache);
+    Op kv = memory_op(OperatorType::KV_CACHE, KernelClass::elementwise, T * 2.0 * double(d.kv_width) * act, 0, 2);
+    kv.bytes.kv_written_bytes = T * 2.0 * double(d.kv_width) * kv_el;
+    kv.activation_precision = prec.kv_cache;
+    ops.push_back(place(kv, first, count));
+
+    // Attention.
+    AttentionShape shape;
+    shape.batch = config.batch;
+    shape.q_heads = d.q_heads;
+    shape.kv_heads = d.kv_heads;
+    shape.q_len = config.phase == Phase::decode ? 1 : config.seq_len;
+    shape.kv_len = d.attention_kv_len;
+    shape.head_dim = d.head_dim;
+    shape.causal = config.phase == Phase::prefill;
+    shape.window_tokens = model.sliding_window_tokens.value_or(0);
+    const Precision qkv = prec.at(OperatorType::ATTENTION, first).activation;
+    const AttentionCost ac = attention_cost(shape, config.attention, qkv, prec.kv_cache, hw, config.attention_skip_fraction);
+    Op at;
+    at.type = OperatorType::ATTENTION;
+    at.kernel = ac.kernel_class;
+    at.kernels_per_instance = ac.kernels;
+    at.math = ac.math;
+    at.support = ac.supported ? Support::native : Support::unsupported;
+    at.note = ac.supported ? ac.notes : ac.reason;
+    at.activation_precision = qkv;
+    at.weight_precision = prec.kv_cache;
+    at.flops = ac.useful_flops;
+    at.executed_flops = ac.flops;
+    at.critical_path_flops = ac.max_cta_flops;
+    at.bytes = ac.bytes;
+    at.attention = shape;
+    at.attention_kernel = config.attention;
+    at.parallel_ctas = ac.ctas;
+    ops.push_back(place(at, first, count));
+
+    maybe_quantize({OperatorType::O_PROJ}, d.q_width);
+    linear(OperatorType::O_PROJ, d.hidden, d.q_width);
+    if (config.tensor_parallel > 1) {
+      Op ar = memory_op(OperatorType::ALLREDUCE, KernelClass::allreduce, 0, 0);
+      const double tp = double(config.tensor_parallel);
+      ar.bytes.activations_written_bytes = 2.0 * (tp - 1) / tp * T * double(d.hidden) * act;  // ring all-reduce
+      ops.push_back(place(ar, first, count));
+    }
+    Op add = memory_op(OperatorType::RESIDUAL, KernelClass::elementwise, 2 * T * double(d.hidden) * act,
+                       T * double(d.hidden) * act);
+    add.flops = T * double(d.hidden);
+    ops.push_back(place(add, first, count));
+    ops.push_back(place(norm, first, count));
+
+    if (model.moe.enabled()) {
+      // Router GEMM, then the top-k experts: E_active = E·(1 − (1 − k/E)^T) distinct experts are touched,
+      // each processing T·k / E_active tokens on average, as one grouped GEMM per projection.
+      ops.push_back(place(gemm_op(GemmShape{d.tokens, model.moe.num_experts, d.hidden, 1}, Precision::bf16,
+                                  Precision::bf16, hw, OperatorType::MOE_ROUTER),
+                          first, count));
+      const double e = double(model.moe.num_experts), k = double(model.moe.experts_per_token);
+      const double active = e * (1.0 - std::pow(1.0 - k / e, T));
+      const std::int64_t groups = std::max<std::int64_t>(1, std::int64_t(std::ceil(active - 1e-9)));
+      const std::int64_t rows = std::max<std::int64_t>(1, std::int64_t(std::ceil(T * k / double(groups))));
+      maybe_quantize({OperatorType::FFN_GATE, OperatorType::FFN_UP}, d.hidden);
+      for (OperatorType t : {OperatorType::FFN_GATE, OperatorType::FFN_UP}) {
+        const OpPrecision p = prec.at(t, first);
+        Op g = gemm_op(GemmShape{rows, d.ffn, d.hidden, groups}, p.weight, p.activation, hw, t);
+        g.flops = 2.0 * T * k * double(d.ffn) * double(d.hidden);
+        ops.push_back(place(g, first, count));
+      }
+      Op actv = memory_op(OperatorType::ACTIVATION, KernelClass::elementwise, 2 * T * k * double(d.ffn) * act,
+                          T * k * double(d.ffn) * act);
+      ops.push_back(place(actv, first, count));
+      maybe_quantize({OperatorType::FFN_DOWN}, d.ffn);
+      const OpPrecision p = prec.at(OperatorType::FFN_DOWN, first);
+      Op g = gemm_op(GemmShape{rows, d.hidden, d.ffn, groups}, p.weight, p.activation, hw, OperatorType::FFN_DOWN);
+      g.flops = 2.0 * T * k * double(d.ffn) * double(d.hidden);
+      ops.push_back(place(g, first, count));
+    } else {
+      maybe_quantize({OperatorType::FFN_GATE, OperatorType::FFN_UP}, d.hidden);
+      linear(OperatorType::FFN_GATE, d.ffn, d.hidden);
+      linear(OperatorType::FFN_UP, d.ffn, d.hidden);
+      Op actv = memory_op(OperatorType::ACTIVATION, KernelClass::elementwise, 2 * T * double(d.ffn) * act,
+                          T * double(d.ffn) * act);
+      actv.flops = 5.0 * T * double(d.ffn);
+      ops.push_back(place(actv, first, count));
+      maybe_quantize({OperatorType::FFN_DOWN}, d.ffn);
+      linear(OperatorType::FFN_DOWN, d.hidden, d.ffn);
+    }
+    if (config.tensor_parallel > 1) {
+      Op ar = memory_op(OperatorType::ALLREDUCE, KernelClass::allreduce, 0, 0);
+      const double tp = double(config.tensor_parallel);
+      ar.bytes.activations_written_bytes = 2.0 * (tp - 1) / tp * T * double(d.hidden) * act;
+      ops.push_back(place(ar, first, count));
+    }
+    ops.push_back(place(add, first, count));
+  }
+
+  // Final norm over every token, then the LM head on the last token of each sequence.
+  Op final_norm = memory_op(OperatorType::RMSNORM, KernelClass::norm, T * double(d.hidden) * act + double(d.hidden) * act,
+                            T * double(d.hidden) * act);
+  final_norm.flops = 4.0 * T * double(d.hidden);
+  ops.push_back(final_norm);
+  if (d.vocab > 0) {
+    const OpPrecision p = prec.by_op[static_cast<std::size_t>(OperatorType::LM_HEAD)];
+    if (!is_16bit_or_wider(p.activation)) ops.push_back(quantize_op(d.lm_rows, d.hidden, p.activation, prec.activation_scaling));
+    ops.push_back(gemm_op(GemmShape{d.lm_rows, d.vocab, d.hidden, 1}, p.weight, p.activation, hw, OperatorType::LM_HEAD));
+  }
+  return ops;
+}
+
+MemoryFootprint memory_footprint(const ModelConfig& model, const StepConfig& config) {
+  validate_config(model, config);
+  const Dims d = derive_dims(model, config);
+  const PrecisionAssignment& prec = config.precision;
+  MemoryFootprint f;
+  const std::int64_t experts = model.moe.enabled() ? model.moe.num_experts : 1;
+  for (std::int64_t layer = 0; layer < d.layers; ++layer) {
+    auto w = [&](OperatorType t, double elements) { f.weights_bytes += elements * bytes_per_element(prec.at(t, layer).weight); };
+    w(OperatorType::Q_PROJ, double(d.q_width) * double(d.hidden));
+    w(OperatorType::K_PROJ, double(d.kv_width) * double(d.hidden));
+    w(OperatorType::V_PROJ, double(d.kv_width) * double(d.hidden));
+    w(OperatorType::O_PROJ, double(d.hidden) * double(d.q_width));
+    w(OperatorType::FFN_GATE, double(experts) * double(d.ffn) * double(d.hidden));
+    w(OperatorType::FFN_UP, double(experts) * double(d.ffn) * double(d.hidden));
+    w(OperatorType::FFN_DOWN, double(experts) * double(d.ffn) * double(d.hidden));
+    f.weights_bytes += 2.0 * double(d.hidden) * 2.0;  // two RMSNorm weights
+    if (model.moe.enabled()) f.weights_bytes += double(model.moe.num_experts) * double(d.hidden) * 2.0;
+  }
+  if (d.vocab > 0) {
+    f.weights_bytes += double(d.vocab) * double(d.hidden) * 2.0;  // embedding table stays 16-bit
+    if (!model.tied_embeddings)
+      f.weights_bytes += double(d.vocab) * double(d.hidden) *
+                         bytes_per_element(prec.by_op[static_cast<std::size_t>(OperatorType::LM_HEAD)].weight);
+  }
+  f.kv_cache_bytes = double(config.batch) * double(d.cached_tokens) * double(d.layers) * 2.0 * double(d.kv_width) *
+                     bytes_per_element(prec.kv_cache);
+  // Peak transient activations of one layer (16-bit): the residual stream, q/k/v, gate/up/activation
+  // outputs of all tokens, plus fp32 logits of the LM head rows. An estimate, not an allocator trace.
+  const double T = double(d.tokens);
+  f.activations_bytes = T * double(2 * d.hidden + d.q_width + 2 * d.kv_width + 3 * d.ffn) * 2.0 +
+                        double(d.lm_rows) * double(d.vocab) * 4.0;
+  return f;
+}
+
+}  // namespace roofline

@@ -1,0 +1,228 @@
+#include "roofline/roofline.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <ostream>
+
+namespace roofline {
+
+std::string_view to_string(Bound b) {
+  switch (b) {
+    case Bound::memory: return "memory";
+    case Bound::compute: return "compute";
+    case Bound::latency: return "latency";
+  }
+  return "?";
+}
+
+std::ostream& operator<<(std::ostream& os, const KernelParams& p) {
+  return os << "KernelParams{fixed " << p.fixed_s * 1e6 << " us, mem " << p.memory_efficiency_fraction << ", compute "
+            << p.compute_efficiency_fraction << ", p " << p.overlap_exponent << ", occupancy " << p.occupancy_fraction
+            << ", interval [" << p.interval_low_fraction << ", " << p.interval_high_fraction << "], "
+            << to_string(p.provenance) << ", " << p.records << " records}";
+}
+
+std::ostream& operator<<(std::ostream& os, const Prediction& p) {
+  return os << "Prediction{" << p.time_s * 1e6 << " us [" << p.interval_low_s * 1e6 << ", " << p.interval_high_s * 1e6
+            << "], " << to_string(p.bound) << ", compute " << p.compute_s * 1e6 << " us, memory " << p.memory_s * 1e6
+            << " us, fixed " << p.fixed_s * 1e6 << " us, AI " << p.intensity_flop_per_byte << "}";
+}
+
+ParamKey param_key(const Op& op) {
+  ParamKey k;
+  k.kernel = op.kernel;
+  k.math = op.math;
+  const bool attention = op.kernel == KernelClass::attention_prefill || op.kernel == KernelClass::attention_decode;
+  k.attention = attention ? op.attention_kernel : AttentionKernel::fa2;
+  return k;
+}
+
+std::string to_string(const ParamKey& k) {
+  std::string s = std::string(to_string(k.kernel)) + "/" + std::string(to_string(k.math));
+  if (k.kernel == KernelClass::attention_prefill || k.kernel == KernelClass::attention_decode)
+    s += "/" + std::string(to_string(k.attention));
+  return s;
+}
+
+Calibration Calibration::priors(const HardwareSpec& hw) {
+  Calibration c;
+  c.gpu_ = hw.name;
+  c.status_ = "prior";
+  // Compute efficiencies of large GEMMs per math path: 16-bit 0.75 (H100 cuBLAS bf16 8192³ 700-785 of
+  // 989 TFLOP/s), fp8 0.65 (1276-1421 of 1979), both ../shared/reference/hardware.md; fp4 0.30
+  // (modeling.md lesson 4); int8 as fp8 and fp32 SIMT 0.6: inferred.
+  auto gemm_efficiency = [](MathPath m) {
+    switch (m) {
+      case MathPath::tc_16bit: return 0.75;
+      case MathPath::tc_fp8: return 0.65;
+      case MathPath::tc_int8: return 0.65;
+      case MathPath::tc_fp4: return 0.30;
+      case MathPath::tc_int4: return 0.5;
+      case MathPath::simt_fp32: return 0.6;
+    }
+    return 0.5;
+  };
+  for (std::size_t ki = 0; ki < kernel_class_count; ++ki) {
+    for (std::size_t mi = 0; mi < math_path_count; ++mi) {
+      for (std::size_t ai = 0; ai < attention_kernel_count; ++ai) {
+        const auto kc = KernelClass(ki);
+        const auto mp = MathPath(mi);
+        const auto ak = AttentionKernel(ai);
+        KernelParams p;
+        p.provenance = Provenance::inferred;
+        // Streaming ceiling: 92% of 3.35 TB/s on H100 and 90% of 4.8 on H200 (hardware.md).
+        p.memory_efficiency_fraction = 0.9;
+        p.compute_efficiency_fraction = gemm_efficiency(mp);
+        p.fixed_s = 3e-6;  // "small elementwise kernels cost a few microseconds each" (hardware.md)
+        switch (kc) {
+          case KernelClass::gemm: p.memory_efficiency_fraction = 0.85; break;
+          case KernelClass::attention_prefill:
+            // FlashAttention-2 reaches 300-340 TFLOP/s on H100 at head_dim 128, cuDNN / FA3 500-650
+            // (kernels.md); FA1 about half of FA2 (FlashAttention-2 paper, Fig. 4); others inferred.
+            switch (ak) {
+              case AttentionKernel::fa3:
+              case AttentionKernel::cudnn:
+              case AttentionKernel::fa4: p.compute_efficiency_fraction = 0.55; break;
+              case AttentionKernel::fa1: p.compute_efficiency_fraction = 0.17; break;
+              case AttentionKernel::unfused: p.compute_efficiency_fraction = 0.3; break;
+              default: p.compute_efficiency_fraction = 0.33; break;
+            }
+            if (mp == MathPath::tc_fp8 || mp == MathPath::tc_int8) p.compute_efficiency_fraction *= 0.8;
+            p.fixed_s = 5e-6;
+            break;
+          case KernelClass::attention_decode:
+            p.memory_efficiency_fraction = 0.85;  // good decode kernels: 85-92% of HBM bandwidth (kernels.md)
+            p.fixed_s = 4e-6;
+            break;
+          case KernelClass::elementwise: p.memory_efficiency_fraction = 0.8; break;
+          case KernelClass::norm: p.memory_efficiency_fraction = 0.7; break;
+          case KernelClass::embedding: p.memory_efficiency_fraction = 0.5; break;
+          case KernelClass::allreduce:
+            p.memory_efficiency_fraction = 0.7;  // of NVLink per-direction bandwidth (inferred)
+            p.fixed_s = 10e-6;
+            break;
+        }
+        c.table_[index(ParamKey{kc, mp, ak})] = p;
+      }
+    }
+  }
+  (void)hw;
+  return c;
+}
+
+double gemm_compute_s(const GemmShape& g, double flop_per_s, double efficiency, int sm_count) {
+  // Tile shapes of cuBLAS-class kernels (M × N); split-K only when the tiles leave SMs idle.
+  static constexpr std::int64_t tiles[][2] = {{128, 256}, {256, 128}, {128, 128}, {64, 128}};
+  static constexpr std::int64_t splits[] = {1, 2, 4, 8};
+  const double per_sm = flop_per_s * efficiency / double(sm_count);
+  double best = std::numeric_limits<double>::infinity();
+  for (const auto& t : tiles) {
+    const std::int64_t count = ((g.m + t[0] - 1) / t[0]) * ((g.n + t[1] - 1) / t[1]) * g.groups;
+    for (std::int64_t s : splits) {
+      if (s > 1 && (count * (s / 2) >= sm_count || g.k / s < 256)) break;
+      const std::int64_t ctas = count * s;
+      const std::int64_t waves = (ctas + sm_count - 1) / sm_count;
+      const double k_per = double((g.k + s - 1) / s);
+      best = std::min(best, double(waves) * 2.0 * double(t[0]) * double(t[1]) * k_per / per_sm);
+    }
+  }
+  return best;
+}
+
+namespace {
+// Weight-only kernels dequantise in the main loop: at large M they reach about 85% of the 16-bit GEMM's
+// throughput (Marlin, Frantar et al. 2024, arXiv:2408.11743: near fp16 speed at batch 64-128). Inferred.
+constexpr double dequant_compute_fraction = 0.85;
+}  // namespace
+
+double datasheet_floor_s(const Op& op, const HardwareSpec& hw) {
+  const double peak = op.kernel == KernelClass::allreduce ? 0.0 : hw.peak_flop_per_s(op.math);
+  const double bw = op.kernel == KernelClass::allreduce ? hw.interconnect_bytes_per_s.value : hw.bandwidth_bytes_per_s();
+  const double compute = peak > 0 ? op.flops / peak : 0.0;
+  return std::max(compute, op.bytes.total() / bw);
+}
+
+Prediction predict(const Op& op, const HardwareSpec& hw, const Calibration& calibration) {
+  const KernelParams& p = calibration.params(param_key(op));
+  Prediction r;
+  r.flops = op.flops;
+  r.bytes = op.bytes.total();
+  const bool network = op.kernel == KernelClass::allreduce;
+  const double bw = network ? hw.interconnect_bytes_per_s.value : hw.bandwidth_bytes_per_s();
+  const double peak = network ? 0.0 : hw.peak_flop_per_s(op.math);
+  r.intensity_flop_per_byte = r.bytes > 0 ? r.flops / r.bytes : 0.0;
+  r.critical_intensity_flop_per_byte = peak > 0 ? peak / hw.bandwidth_bytes_per_s() : 0.0;
+
+  double efficiency = p.compute_efficiency_fraction;
+  if (op.support == Support::emulated && op.kernel == KernelClass::gemm) efficiency *= dequant_compute_fraction;
+  const int sms = hw.sms();
+  if (peak > 0 && op.flops > 0) {
+    if (op.kernel == KernelClass::gemm) {
+      r.compute_s = gemm_compute_s(op.gemm, peak, efficiency, sms);
+    } else {
+      const double executed = op.executed_flops > 0 ? op.executed_flops : op.flops;
+      r.compute_s = executed / (peak * efficiency);
+      if (op.critical_path_flops > 0)  // the largest block runs on one SM
+        r.compute_s = std::max(r.compute_s, op.critical_path_flops * double(sms) / (peak * efficiency));
+    }
+  }
+  double occupancy = 1.0;
+  if (op.parallel_ctas > 0)
+    occupancy = std::min(1.0, double(op.parallel_ctas) / (double(sms) * p.occupancy_fraction));
+  r.memory_s = r.bytes / (bw * p.memory_efficiency_fraction * occupancy);
+  const double e = p.overlap_exponent;
+  double body = 0;
+  if (r.compute_s > 0 && r.memory_s > 0) {
+    const double hi = std::max(r.compute_s, r.memory_s);
+    body = hi * std::pow(std::pow(r.compute_s / hi, e) + std::pow(r.memory_s / hi, e), 1.0 / e);
+  } else {
+    body = r.compute_s + r.memory_s;
+  }
+  r.fixed_s = p.fixed_s * double(op.kernels_per_instance);
+  r.time_s = r.fixed_s + body;
+  if (r.fixed_s > body) {
+    r.bound = Bound::latency;
+  } else {
+    r.bound = r.compute_s > r.memory_s ? Bound::compute : Bound::memory;
+  }
+  r.interval_low_s = r.time_s * p.interval_low_fraction;
+  r.interval_high_s = r.time_s * p.interval_high_fraction;
+  return r;
+}
+
+StepPrediction predict_step(const ModelConfig& model, const StepConfig& config, const HardwareSpec& hw,
+                            const Calibration& calibration) {
+  StepPrediction s;
+  const std::vector<Op> ops = build_step(model, config, hw);
+  s.ops.reserve(ops.size());
+  for (const Op& op : ops) {
+    OpPrediction o{op, predict(op, hw, calibration)};
+    const double n = double(op.instances);
+    s.time_s += o.prediction.time_s * n;
+    s.interval_low_s += o.prediction.interval_low_s * n;
+    s.interval_high_s += o.prediction.interval_high_s * n;
+    s.flops += op.flops * n;
+    s.bytes += op.bytes.total() * n;
+    if (op.support == Support::unsupported && s.infeasible_reason.empty()) {
+      s.fits = false;
+      s.infeasible_reason = std::string(to_string(op.type)) + ": " + op.note;
+    }
+    s.ops.push_back(std::move(o));
+  }
+  const double tokens = config.phase == Phase::decode ? double(config.batch) : double(config.batch * config.seq_len);
+  s.tokens_per_s = s.time_s > 0 ? tokens / s.time_s : 0;
+  s.memory = memory_footprint(model, config);
+  s.memory_capacity_bytes = hw.capacity_bytes();
+  s.calibration_status = calibration.status();
+  if (s.fits && s.memory.total_bytes() > s.memory_capacity_bytes) {
+    s.fits = false;
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "weights %.3g B + KV cache %.3g B + activations %.3g B exceed memory of %.3g B",
+                  s.memory.weights_bytes, s.memory.kv_cache_bytes, s.memory.activations_bytes, s.memory_capacity_bytes);
+    s.infeasible_reason = buf;
+  }
+  return s;
+}
+
+}  // namespace roofline

@@ -1,0 +1,302 @@
+#include "roofline/workload.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "detail/json_reader.hpp"
+#include "roofline/errors.hpp"
+#include "roofline/flash_attention.hpp"
+
+namespace roofline {
+
+std::string_view to_string(WorkloadKind k) {
+  switch (k) {
+    case WorkloadKind::gemm: return "gemm";
+    case WorkloadKind::attention: return "attention";
+    case WorkloadKind::model_step: return "model_step";
+    case WorkloadKind::stream: return "stream";
+    case WorkloadKind::elementwise: return "elementwise";
+    case WorkloadKind::launch: return "launch";
+  }
+  return "?";
+}
+
+namespace {
+constexpr std::string_view elementwise_names[] = {"rmsnorm", "rope", "silu_mul", "add", "kv_write", "quantize_fp8", "embedding"};
+constexpr std::string_view stream_names[] = {"read", "write", "copy"};
+
+std::vector<std::string> names_of(std::initializer_list<std::string_view> l) { return {l.begin(), l.end()}; }
+
+Precision dtype_of(const detail::JsonObject& o, const std::string& key, const std::vector<std::string>& allowed) {
+  const std::string s = o.choice(key, allowed);
+  return parse_precision(s);
+}
+}  // namespace
+
+std::string_view to_string(ElementwiseKind k) { return elementwise_names[static_cast<std::size_t>(k)]; }
+
+Workload parse_workload(std::string_view text, const std::string& file, int line) {
+  const nlohmann::json j = detail::parse_json(std::string(text), file, line > 0 ? line - 1 : 0);
+  const detail::JsonObject o(j, file, line, "");
+  Workload w;
+  const std::string op = o.choice("op", {"gemm", "attention", "model_step", "stream", "elementwise", "launch"});
+  if (op == "gemm") {
+    o.allow_only({"op", "m", "n", "k", "dtype"});
+    w.kind = WorkloadKind::gemm;
+    w.gemm = GemmShape{o.positive_integer("m"), o.positive_integer("n"), o.positive_integer("k"), 1};
+    w.dtype = dtype_of(o, "dtype", {"bf16", "fp16", "fp8_e4m3", "int8"});
+  } else if (op == "attention") {
+    o.allow_only({"op", "phase", "batch", "q_heads", "kv_heads", "q_len", "kv_len", "head_dim", "causal", "dtype", "kernel",
+                  "skip_fraction", "window"});
+    w.kind = WorkloadKind::attention;
+    w.phase = parse_phase(o.choice("phase", {"prefill", "decode"}));
+    AttentionShape& a = w.attention;
+    a.batch = o.positive_integer("batch");
+    a.q_heads = o.positive_integer("q_heads");
+    a.kv_heads = o.positive_integer("kv_heads");
+    a.q_len = o.positive_integer("q_len");
+    a.kv_len = o.positive_integer("kv_len");
+    a.head_dim = o.positive_integer("head_dim");
+    a.causal = o.boolean("causal");
+    a.window_tokens = o.optional_positive_integer("window").value_or(0);
+    if (a.q_heads % a.kv_heads != 0) o.fail("kv_heads", "must divide q_heads (" + std::to_string(a.q_heads) + ")");
+    if (a.q_len > a.kv_len) o.fail("q_len", "must be <= kv_len (" + std::to_string(a.kv_len) + ")");
+    if (w.phase == Phase::decode && a.q_len != 1) o.fail("q_len", "must be 1 for phase decode");
+    w.dtype = dtype_of(o, "dtype", {"bf16", "fp16", "fp8_e4m3"});
+    try {
+      w.attention_kernel = parse_attention_kernel(o.string("kernel"));
+    } catch (const UnknownNameError& e) {
+      o.fail("kernel", e.what());
+    }
+    w.skip_fraction = o.optional_number("skip_fraction").value_or(0.0);
+    if (!(w.skip_fraction >= 0 && w.skip_fraction < 1)) o.fail("skip_fraction", "must be in [0, 1)");
+  } else if (op == "model_step") {
+    o.allow_only({"op", "model", "phase", "batch", "context", "weights", "kv_cache", "num_layers"});
+    w.kind = WorkloadKind::model_step;
+    w.model = o.string("model");
+    w.phase = parse_phase(o.choice("phase", {"prefill", "decode"}));
+    w.batch = o.positive_integer("batch");
+    w.context = o.positive_integer("context");
+    w.weights = dtype_of(o, "weights", {"bf16", "fp8_e4m3"});
+    w.kv_cache = dtype_of(o, "kv_cache", {"bf16", "fp8_e4m3"});
+    w.num_layers = o.optional_positive_integer("num_layers");
+  } else if (op == "stream") {
+    o.allow_only({"op", "kind", "bytes"});
+    w.kind = WorkloadKind::stream;
+    const std::string k = o.choice("kind", names_of({"read", "write", "copy"}));
+    for (std::size_t i = 0; i < 3; ++i)
+      if (stream_names[i] == k) w.stream = StreamKind(i);
+    w.bytes = o.positive_integer("bytes");
+  } else if (op == "elementwise") {
+    o.allow_only({"op", "kind", "rows", "cols", "dtype"});
+    w.kind = WorkloadKind::elementwise;
+    const std::string k =
+        o.choice("kind", names_of({"rmsnorm", "rope", "silu_mul", "add", "kv_write", "quantize_fp8", "embedding"}));
+    for (std::size_t i = 0; i < std::size(elementwise_names); ++i)
+      if (elementwise_names[i] == k) w.elementwise = ElementwiseKind(i);
+    w.rows = o.positive_integer("rows");
+    w.cols = o.positive_integer("cols");
+    w.dtype = dtype_of(o, "dtype", {"bf16", "fp16", "fp32"});
+  } else {
+    o.allow_only({"op", "graph"});
+    w.kind = WorkloadKind::launch;
+    w.graph = o.boolean("graph");
+  }
+  return w;
+}
+
+std::string workload_json(const Workload& w) {
+  nlohmann::json j;
+  j["op"] = std::string(to_string(w.kind));
+  switch (w.kind) {
+    case WorkloadKind::gemm:
+      j["m"] = w.gemm.m;
+      j["n"] = w.gemm.n;
+      j["k"] = w.gemm.k;
+      j["dtype"] = std::string(to_string(w.dtype));
+      break;
+    case WorkloadKind::attention:
+      j["phase"] = std::string(to_string(w.phase));
+      j["batch"] = w.attention.batch;
+      j["q_heads"] = w.attention.q_heads;
+      j["kv_heads"] = w.attention.kv_heads;
+      j["q_len"] = w.attention.q_len;
+      j["kv_len"] = w.attention.kv_len;
+      j["head_dim"] = w.attention.head_dim;
+      j["causal"] = w.attention.causal;
+      j["dtype"] = std::string(to_string(w.dtype));
+      j["kernel"] = std::string(to_string(w.attention_kernel));
+      if (w.skip_fraction > 0) j["skip_fraction"] = w.skip_fraction;
+      if (w.attention.window_tokens > 0) j["window"] = w.attention.window_tokens;
+      break;
+    case WorkloadKind::model_step:
+      j["model"] = w.model;
+      j["phase"] = std::string(to_string(w.phase));
+      j["batch"] = w.batch;
+      j["context"] = w.context;
+      j["weights"] = std::string(to_string(w.weights));
+      j["kv_cache"] = std::string(to_string(w.kv_cache));
+      if (w.num_layers) j["num_layers"] = *w.num_layers;
+      break;
+    case WorkloadKind::stream:
+      j["kind"] = std::string(stream_names[static_cast<std::size_t>(w.stream)]);
+      j["bytes"] = w.bytes;
+      break;
+    case WorkloadKind::elementwise:
+      j["kind"] = std::string(to_string(w.elementwise));
+      j["rows"] = w.rows;
+      j["cols"] = w.cols;
+      j["dtype"] = std::string(to_string(w.dtype));
+      break;
+    case WorkloadKind::launch: j["graph"] = w.graph; break;
+  }
+  return j.dump();
+}
+
+namespace {
+Op elementwise_workload_op(const Workload& w) {
+  const double n = double(w.rows) * double(w.cols);
+  const double el = bytes_per_element(w.dtype);
+  Op op;
+  op.kernel = KernelClass::elementwise;
+  op.math = MathPath::simt_fp32;
+  op.activation_precision = w.dtype;
+  TensorBytes& b = op.bytes;
+  switch (w.elementwise) {
+    case ElementwiseKind::rmsnorm:
+      op.type = OperatorType::RMSNORM;
+      op.kernel = KernelClass::norm;
+      b.activations_read_bytes = n * el + double(w.cols) * el;
+      b.activations_written_bytes = n * el;
+      op.flops = 4 * n;
+      break;
+    case ElementwiseKind::rope:
+      op.type = OperatorType::ROPE;
+      b.activations_read_bytes = n * el;
+      b.activations_written_bytes = n * el;
+      op.flops = 3 * n;
+      break;
+    case ElementwiseKind::silu_mul:
+      op.type = OperatorType::ACTIVATION;
+      b.activations_read_bytes = 2 * n * el;
+      b.activations_written_bytes = n * el;
+      op.flops = 5 * n;
+      break;
+    case ElementwiseKind::add:
+      op.type = OperatorType::RESIDUAL;
+      b.activations_read_bytes = 2 * n * el;
+      b.activations_written_bytes = n * el;
+      op.flops = n;
+      break;
+    case ElementwiseKind::kv_write:
+      op.type = OperatorType::KV_CACHE;
+      b.activations_read_bytes = n * el;
+      b.kv_written_bytes = n * el;
+      break;
+    case ElementwiseKind::quantize_fp8:
+      op.type = OperatorType::QUANTIZE;
+      b.activations_read_bytes = n * el;
+      b.activations_written_bytes = n;
+      op.flops = n;
+      op.activation_precision = Precision::fp8_e4m3;
+      break;
+    case ElementwiseKind::embedding:
+      op.type = OperatorType::EMBEDDINGS;
+      op.kernel = KernelClass::embedding;
+      b.activations_read_bytes = n * el + double(w.rows) * 8.0;
+      b.activations_written_bytes = n * el;
+      break;
+  }
+  return op;
+}
+
+StepConfig step_config_of(const Workload& w) {
+  StepConfig c;
+  c.phase = w.phase;
+  c.batch = w.batch;
+  c.seq_len = w.context;
+  // fp8_e4m3 weights mean W8A8 with static activation scales (the definition of the workload).
+  const Precision act = w.weights == Precision::fp8_e4m3 ? Precision::fp8_e4m3 : Precision::bf16;
+  c.precision = PrecisionAssignment::uniform(w.weights, act, w.kv_cache);
+  c.precision.activation_scaling = ActivationScaling::static_per_tensor;
+  c.attention = AttentionKernel::fa2;
+  c.num_layers = w.num_layers;
+  return c;
+}
+}  // namespace
+
+std::vector<Op> workload_ops(const Workload& w, const HardwareSpec& hw, const ModelRegistry& models) {
+  switch (w.kind) {
+    case WorkloadKind::gemm: {
+      Op op = gemm_op(w.gemm, w.dtype, w.dtype, hw);
+      if (w.dtype == Precision::int8) op.bytes.activations_written_bytes *= 2.0;  // int32 output
+      return {op};
+    }
+    case WorkloadKind::attention: {
+      const AttentionCost c = attention_cost(w.attention, w.attention_kernel, w.dtype, w.dtype, hw, w.skip_fraction);
+      if (!c.supported) throw InvalidArgumentError(c.reason);
+      Op op;
+      op.type = OperatorType::ATTENTION;
+      op.kernel = c.kernel_class;
+      op.kernels_per_instance = c.kernels;
+      op.math = c.math;
+      op.activation_precision = w.dtype;
+      op.weight_precision = w.dtype;
+      op.flops = c.useful_flops;
+      op.executed_flops = c.flops;
+      op.critical_path_flops = c.max_cta_flops;
+      op.bytes = c.bytes;
+      op.attention = w.attention;
+      op.attention_kernel = w.attention_kernel;
+      op.parallel_ctas = c.ctas;
+      return {op};
+    }
+    case WorkloadKind::model_step: {
+      const ModelConfig& m = models.get(w.model);
+      const std::vector<Op> ops = build_step(m, step_config_of(w), hw);
+      for (const Op& op : ops)
+        if (op.support == Support::unsupported) throw InvalidArgumentError(std::string(to_string(op.type)) + ": " + op.note);
+      return ops;
+    }
+    case WorkloadKind::stream: {
+      Op op;
+      op.type = OperatorType::RESIDUAL;
+      op.kernel = KernelClass::elementwise;
+      op.math = MathPath::simt_fp32;
+      const double b = double(w.bytes);
+      if (w.stream != StreamKind::write) op.bytes.activations_read_bytes = b;
+      if (w.stream != StreamKind::read) op.bytes.activations_written_bytes = b;
+      return {op};
+    }
+    case WorkloadKind::elementwise: return {elementwise_workload_op(w)};
+    case WorkloadKind::launch: {
+      Op op;
+      op.type = OperatorType::RESIDUAL;
+      op.kernel = KernelClass::elementwise;
+      op.math = MathPath::simt_fp32;
+      return {op};
+    }
+  }
+  return {};
+}
+
+WorkloadPrediction predict_workload(const Workload& w, const HardwareSpec& hw, const Calibration& calibration,
+                                    const ModelRegistry& models) {
+  WorkloadPrediction r;
+  double longest = -1;
+  for (const Op& op : workload_ops(w, hw, models)) {
+    const Prediction p = predict(op, hw, calibration);
+    const double n = double(op.instances);
+    r.time_s += p.time_s * n;
+    r.interval_low_s += p.interval_low_s * n;
+    r.interval_high_s += p.interval_high_s * n;
+    r.flops += op.flops * n;
+    r.bytes += op.bytes.total() * n;
+    if (p.time_s * n > longest) {
+      longest = p.time_s * n;
+      r.bound = p.bound;
+    }
+  }
+  return r;
+}
+
+}  // namespace roofline

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# CLI behaviour: exit codes, error messages on bad input, the JSON report against its golden file.
+# Usage: tests/cli_tests.sh path/to/roofline source_dir
+set -uo pipefail
+cli="$1"
+src="$2"
+export ROOFLINE_DATA_DIR="$src"
+failures=0
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+
+# expect RC PATTERN -- ARGS...: runs the CLI, checks the exit code and that stderr+stdout match PATTERN.
+expect() {
+  local rc="$1" pattern="$2"
+  shift 3
+  local out
+  out="$("$cli" "$@" 2>&1)"
+  local got=$?
+  if [[ $got -ne $rc ]] || ! grep -qE -- "$pattern" <<<"$out"; then
+    echo "FAIL: roofline $* -> rc $got (want $rc), output:"
+    echo "$out" | head -5
+    echo "  (wanted /$pattern/)"
+    failures=$((failures + 1))
+  fi
+}
+
+expect 0 "h100_sxm" -- hw list
+expect 0 "datasheet sparse / 2" -- hw show h100_sxm
+expect 0 "llama3-8b" -- models list
+expect 2 "unknown GPU 'h900'; known: a100_sxm_80gb" -- report --model llama3-8b --hw h900 --seq-len 10
+expect 2 "unknown model 'llama4'; known: llama3-70b" -- report --model llama4 --hw h100_sxm --seq-len 10
+expect 2 "batch: must be >= 1, got 0" -- report --model llama3-8b --hw h100_sxm --seq-len 10 --batch 0
+expect 2 "seq_len: must be >= 1, got -5" -- report --model llama3-8b --hw h100_sxm --seq-len -5
+expect 2 "give either --hw or --hw-file, not both" -- report --model llama3-8b --hw h100_sxm --hw-file "$src/hw_profiles/gb10.yaml" --seq-len 10
+expect 2 "hw_negative_bandwidth.yaml:26:34: memory.bandwidth_bytes_per_s.value: must be > 0, got -1" -- report --model llama3-8b --hw-file "$src/tests/data/bad/hw_negative_bandwidth.yaml" --seq-len 10
+expect 2 "model_kv_heads_not_divide.yaml:9:15: num_kv_heads" -- report --model-file "$src/tests/data/bad/model_kv_heads_not_divide.yaml" --hw h100_sxm --seq-len 10
+expect 2 "unknown precision 'fp6'" -- report --model llama3-8b --hw h100_sxm --seq-len 10 --weights fp6
+expect 2 "phase: training not in" -- report --model llama3-8b --hw h100_sxm --seq-len 10 --phase training
+expect 0 "fits          NO: weights" -- report --model llama3-70b --hw h100_sxm --seq-len 128
+expect 2 "FlashAttention-3 needs Hopper" -- report --model llama3-8b --hw a100_sxm_80gb --seq-len 128 --phase prefill --attention fa3 --format json
+expect 2 "record_foreign_schema.jsonl:2: schema: expected" -- calibrate "$src/tests/data/bad/record_foreign_schema.jsonl" --dry-run
+
+# Batch prediction: a bad line gets an error object in its place, the others are predicted, exit 1.
+printf '%s\n' '{"op":"gemm","m":1,"n":4096,"k":4096,"dtype":"bf16"}' '{"op":"gemm","m":0,"n":1,"k":1,"dtype":"bf16"}' \
+  '{"op":"launch","graph":false}' >"$tmp/w.jsonl"
+"$cli" predict --hw h100_sxm --workloads "$tmp/w.jsonl" >"$tmp/out.jsonl" 2>"$tmp/err"
+rc=$?
+if [[ $rc -ne 1 || $(wc -l <"$tmp/out.jsonl") -ne 3 ]] || ! sed -n 2p "$tmp/out.jsonl" | grep -q '"error":".*m: must be >= 1, got 0"' ||
+  ! sed -n 1p "$tmp/out.jsonl" | grep -q '"predicted_s"' || ! sed -n 3p "$tmp/out.jsonl" | grep -q '"interval_s"'; then
+  echo "FAIL: predict with a bad line (rc $rc)"
+  cat "$tmp/out.jsonl"
+  failures=$((failures + 1))
+fi
+
+# An output file is written atomically: a failing run leaves the previous file untouched.
+echo "previous" >"$tmp/report.txt"
+"$cli" report --model llama3-8b --hw h100_sxm --seq-len 0 --out "$tmp/report.txt" >/dev/null 2>&1
+if [[ "$(cat "$tmp/report.txt")" != "previous" ]]; then
+  echo "FAIL: a failed report overwrote its output file"
+  failures=$((failures + 1))
+fi
+
+# The JSON report against its golden file (A100: no calibration for Ampere, so the documented priors).
+"$cli" report --model llama3-8b --hw a100_sxm_80gb --phase decode --seq-len 4096 --batch 8 --format json >"$tmp/report.json"
+if ! python3 "$src/tests/compare_json.py" "$src/tests/data/golden/report_llama3-8b_a100_decode_b8_s4096.json" "$tmp/report.json"; then
+  echo "FAIL: JSON report differs from its golden file"
+  failures=$((failures + 1))
+fi
+
+if [[ $failures -ne 0 ]]; then
+  echo "cli_tests: $failures failure(s)"
+  exit 1
+fi
+echo "cli_tests: all passed"

@@ -1,0 +1,175 @@
+#include <doctest/doctest.h>
+
+#include <map>
+
+#include "roofline/errors.hpp"
+#include "roofline/flash_attention.hpp"
+#include "roofline/operators.hpp"
+#include "roofline/roofline.hpp"
+#include "test_support.hpp"
+
+using namespace roofline;
+using roofline::test::hardware;
+using roofline::test::models;
+
+TEST_CASE("golden: one bf16 GEMV on an H100 with the prior parameters") {
+  const HardwareSpec& h = hardware().get("h100_sxm");
+  const Op op = gemm_op(GemmShape{1, 4096, 4096, 1}, Precision::bf16, Precision::bf16, h);
+  // FLOPs 2·1·4096·4096 = 33,554,432. Bytes: W 4096·4096·2 = 33,554,432, x 1·4096·2 = 8,192, y 8,192.
+  CHECK(op.flops == 33554432.0);
+  CHECK(op.bytes.weights_bytes == 33554432.0);
+  CHECK(op.bytes.total() == 33570816.0);
+  const Calibration prior = Calibration::priors(h);
+  const Prediction p = predict(op, h, prior);
+  // memory: 33,570,816 B / (3.35e12 B/s · 0.85) = 11.7897 µs.
+  CHECK(p.memory_s == doctest::Approx(11.7897e-6).epsilon(1e-4));
+  // compute: best tile 64×128 with split-K 8: 32 tiles · 8 = 256 CTAs = 2 waves on 132 SMs, each CTA
+  // 2·64·128·512 = 8,388,608 FLOP at 989.5e12 · 0.75 / 132 = 5.6222e12 FLOP/s per SM -> 1.4921 µs;
+  // 2 waves = 2.9841 µs.
+  CHECK(p.compute_s == doctest::Approx(2.9841e-6).epsilon(1e-3));
+  // smooth max (p = 4): 11.7897 · (1 + (2.9841/11.7897)^4)^(1/4) = 11.8017 µs; + 3 µs fixed = 14.8017 µs.
+  CHECK(p.time_s == doctest::Approx(14.8017e-6).epsilon(1e-4));
+  CHECK(p.bound == Bound::memory);
+  CHECK(p.intensity_flop_per_byte == doctest::Approx(33554432.0 / 33570816.0));
+}
+
+TEST_CASE("golden: decode attention with GQA reads each K/V byte once per KV head") {
+  const HardwareSpec& h = hardware().get("h100_sxm");
+  AttentionShape s{.batch = 1, .q_heads = 32, .kv_heads = 8, .q_len = 1, .kv_len = 4096, .head_dim = 128};
+  const AttentionCost c = attention_cost(s, AttentionKernel::fa2, Precision::bf16, Precision::bf16, h);
+  // K + V: 2 · 1 · 8 · 4096 · 128 · 2 B = 16,777,216 B (not ·32 query heads).
+  CHECK(c.bytes.kv_read_bytes == 16777216.0);
+  // Split-KV: 8 (batch · kv heads · 1 query block) CTAs < 0.8 · 132; 32 KV blocks of 128; wave efficiency
+  // of s splits = (8s/132)/ceil(8s/132); the smallest eligible s within 85% of the best (0.970) is 16.
+  CHECK(c.splits == 16);
+  CHECK(c.ctas == 128);
+  CHECK(c.kernels == 2);
+  // Partials: 16 splits · 32 heads · (128 + 2) · 4 B = 266,240 B written and read; Q and O 8,192 B each.
+  CHECK(c.bytes.total() == doctest::Approx(16777216.0 + 2 * 8192.0 + 2 * 266240.0));
+  // Useful FLOPs: 4 · 128 · 32 · 4096 = 67,108,864.
+  CHECK(c.useful_flops == 67108864.0);
+}
+
+TEST_CASE("golden: causal prefill counts visible pairs and executed tiles") {
+  const HardwareSpec& h = hardware().get("h100_sxm");
+  AttentionShape s{.batch = 1, .q_heads = 1, .kv_heads = 1, .q_len = 256, .kv_len = 256, .head_dim = 128, .causal = true};
+  // Visible pairs of a 256-token causal mask: 256·257/2 = 32,896; useful FLOPs 4·128·32,896.
+  CHECK(visible_pairs(s) == 32896.0);
+  const AttentionCost c = attention_cost(s, AttentionKernel::fa2, Precision::bf16, Precision::bf16, h);
+  CHECK(c.useful_flops == 4.0 * 128 * 32896);
+  // FA2 tiles 128 × 64: query block 0 sees keys 0..127 (2 tiles), block 1 keys 0..255 (4 tiles):
+  // executed = 4·128·128·(2 + 4)·64 = 25,165,824 FLOPs.
+  CHECK(c.block_q == 128);
+  CHECK(c.block_kv == 64);
+  CHECK(c.flops == 25165824.0);
+  CHECK(c.max_cta_flops == 4.0 * 128 * 128 * 256);
+  // A sliding window of 64 keys: row i sees min(i + 1, 64) keys: 64·65/2 + 192·64 = 14,368.
+  s.window_tokens = 64;
+  CHECK(visible_pairs(s) == 14368.0);
+}
+
+TEST_CASE("FA3 and FA4 are refused where the GPU cannot run them") {
+  AttentionShape s{.batch = 1, .q_heads = 32, .kv_heads = 8, .q_len = 2048, .kv_len = 2048, .head_dim = 128, .causal = true};
+  const AttentionCost a = attention_cost(s, AttentionKernel::fa3, Precision::bf16, Precision::bf16, hardware().get("a100_sxm_80gb"));
+  CHECK_FALSE(a.supported);
+  CHECK(a.reason == "FlashAttention-3 needs Hopper wgmma and TMA (sm_90a); a100_sxm_80gb is sm_80");
+  CHECK_FALSE(attention_cost(s, AttentionKernel::fa3, Precision::bf16, Precision::bf16, hardware().get("gb10")).supported);
+  CHECK_FALSE(attention_cost(s, AttentionKernel::fa4, Precision::bf16, Precision::bf16, hardware().get("gb10")).supported);
+  CHECK(attention_cost(s, AttentionKernel::fa3, Precision::bf16, Precision::bf16, hardware().get("h100_sxm")).supported);
+  CHECK_FALSE(attention_cost(s, AttentionKernel::fa2, Precision::fp8_e4m3, Precision::fp8_e4m3,
+                             hardware().get("a100_sxm_80gb")).supported);
+}
+
+TEST_CASE("golden: a whole Llama-3-8B decode step, batch 1, 4096 cached tokens, bf16") {
+  const HardwareSpec& h = hardware().get("h100_sxm");
+  StepConfig c;
+  c.phase = Phase::decode;
+  c.batch = 1;
+  c.seq_len = 4096;
+  const std::vector<Op> ops = build_step(models().get("llama3-8b"), c, h);
+  std::map<OperatorType, double> weights, kv_read, instances;
+  double kernels = 0;
+  for (const Op& op : ops) {
+    weights[op.type] += op.bytes.weights_bytes * op.instances;
+    kv_read[op.type] += op.bytes.kv_read_bytes * op.instances;
+    instances[op.type] += op.instances;
+    kernels += double(op.kernels_per_instance) * op.instances;
+  }
+  // Weights: per layer (4096² + 2·1024·4096 + 4096² + 3·14336·4096) · 2 B = 436,207,616 B; ×32 =
+  // 13,958,643,712; LM head 128256·4096·2 = 1,050,673,152 B.
+  double total_weights = 0;
+  for (auto& [t, b] : weights) total_weights += b;
+  CHECK(total_weights == 13958643712.0 + 1050673152.0);
+  CHECK(weights[OperatorType::FFN_GATE] == 32.0 * 14336 * 4096 * 2);
+  // KV read: 32 layers · 2 · 8 heads · 4097 tokens (the new one included) · 128 · 2 B = 537,001,984 B.
+  CHECK(kv_read[OperatorType::ATTENTION] == 537001984.0);
+  CHECK(instances[OperatorType::RMSNORM] == 65);  // 2 per layer + final
+  CHECK(instances[OperatorType::RESIDUAL] == 64);
+  CHECK(instances[OperatorType::ATTENTION] == 32);
+  // Kernels: embedding 1; per layer norm 2, q/k/v/o 4, rope 1, kv write 2, attention 2 (split-KV + combine),
+  // residual 2, gate/up/down 3, activation 1 = 17; final norm 1, LM head 1 -> 1 + 32·17 + 2 = 547.
+  CHECK(kernels == 547);
+}
+
+TEST_CASE("W8A8 adds one activation quantisation per distinct GEMM input") {
+  const HardwareSpec& h = hardware().get("h100_sxm");
+  StepConfig c;
+  c.batch = 4;
+  c.seq_len = 1024;
+  c.precision = PrecisionAssignment::uniform(Precision::fp8_e4m3, Precision::fp8_e4m3, Precision::bf16);
+  int quantize_rows = 0;
+  double weights = 0;
+  for (const Op& op : build_step(models().get("llama3-8b"), c, h)) {
+    if (op.type == OperatorType::QUANTIZE) quantize_rows += op.instances;
+    weights += op.bytes.weights_bytes * op.instances;
+    if (op.kernel == KernelClass::gemm) CHECK(op.math == MathPath::tc_fp8);
+  }
+  // q/k/v share one input, o one, gate/up one, down one: 4 per layer · 32 layers + the LM head's input.
+  CHECK(quantize_rows == 4 * 32 + 1);
+  CHECK(weights == doctest::Approx((13958643712.0 + 1050673152.0) / 2));
+}
+
+TEST_CASE("MoE touches only the active experts; tensor parallelism splits heads and adds all-reduces") {
+  const HardwareSpec& h = hardware().get("h100_sxm");
+  StepConfig c;
+  c.batch = 1;
+  c.seq_len = 512;
+  double expert_weights = 0;
+  for (const Op& op : build_step(models().get("mixtral-8x7b"), c, h))
+    if (op.type == OperatorType::FFN_GATE) expert_weights += op.bytes.weights_bytes * op.instances;
+  // One token, top-2: E·(1 − (1 − 2/8)^1) = 2 experts touched per layer: 32 · 2 · 14336 · 4096 · 2 B.
+  CHECK(expert_weights == doctest::Approx(32.0 * 2 * 14336 * 4096 * 2));
+  c.tensor_parallel = 8;
+  int allreduces = 0;
+  double q_weights = 0;
+  for (const Op& op : build_step(models().get("llama3-70b"), c, h)) {
+    if (op.type == OperatorType::ALLREDUCE) allreduces += op.instances;
+    if (op.type == OperatorType::Q_PROJ) q_weights += op.bytes.weights_bytes * op.instances;
+  }
+  CHECK(allreduces == 2 * 80);
+  CHECK(q_weights == doctest::Approx(80.0 * 8192 * 1024 * 2));  // 64 heads / 8 per GPU · 128 = 1024 columns
+  c.tensor_parallel = 3;
+  CHECK_THROWS_WITH_AS(build_step(models().get("llama3-70b"), c, h),
+                       "tensor_parallel 3 does not divide the 64 attention heads of llama3-70b", InvalidArgumentError);
+}
+
+TEST_CASE("impossible step configurations are refused with a clear message") {
+  const HardwareSpec& h = hardware().get("h100_sxm");
+  StepConfig c;
+  c.batch = 0;
+  CHECK_THROWS_WITH_AS(build_step(models().get("llama3-8b"), c, h), "batch: must be >= 1, got 0", InvalidArgumentError);
+  c.batch = 1;
+  c.seq_len = -5;
+  CHECK_THROWS_WITH_AS(build_step(models().get("llama3-8b"), c, h), "seq_len: must be >= 1, got -5", InvalidArgumentError);
+}
+
+TEST_CASE("a step that does not fit in memory is infeasible with a reason, not an error") {
+  StepConfig c;
+  c.batch = 1;
+  c.seq_len = 128;
+  const StepPrediction p = predict_step(models().get("llama3-70b"), c, hardware().get("h100_sxm"),
+                                        Calibration::priors(hardware().get("h100_sxm")));
+  CHECK_FALSE(p.fits);
+  CHECK(p.infeasible_reason.find("exceed memory of 8.55e+10 B") != std::string::npos);
+  CHECK(p.time_s > 0);
+}
