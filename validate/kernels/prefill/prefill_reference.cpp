@@ -57,13 +57,39 @@ void softmax_pv(const std::vector<double>& scores, int last, int head_dim, bool 
 
 }  // namespace
 
+std::vector<float> parallel_reference_attention(const AttentionShape& s, const std::vector<float>& q,
+                                                const std::vector<float>& k, const std::vector<float>& v, bool causal,
+                                                float softmax_scale) {
+  check_shape(s, causal);
+  const int D = s.head_dim, G = s.q_heads / s.kv_heads, chunk = 64, off = s.kv_len - s.q_len;
+  const int chunks = (s.q_len + chunk - 1) / chunk;
+  std::vector<float> out(std::size_t(s.batch) * s.q_len * s.q_heads * D);
+  parallel_for(s.batch * s.kv_heads * chunks, [&](int task) {
+    const int c = task % chunks, kvh = (task / chunks) % s.kv_heads, b = task / (chunks * s.kv_heads);
+    const int i0 = c * chunk, i1 = std::min(s.q_len, i0 + chunk);
+    const int kv_len = causal ? i1 + off : s.kv_len;
+    const AttentionShape sub{1, G, 1, i1 - i0, kv_len, D};
+    std::vector<float> sq(std::size_t(i1 - i0) * G * D), sk(std::size_t(kv_len) * D), sv(sk.size());
+    for (int i = i0; i < i1; ++i)
+      std::copy_n(&q[row_at(s.q_len, s.q_heads, D, b, i, kvh * G)], std::size_t(G) * D, &sq[std::size_t(i - i0) * G * D]);
+    for (int t = 0; t < kv_len; ++t) {
+      std::copy_n(&k[row_at(s.kv_len, s.kv_heads, D, b, t, kvh)], D, &sk[std::size_t(t) * D]);
+      std::copy_n(&v[row_at(s.kv_len, s.kv_heads, D, b, t, kvh)], D, &sv[std::size_t(t) * D]);
+    }
+    const std::vector<float> so = reference_attention(sub, sq, sk, sv, causal, softmax_scale);
+    for (int i = i0; i < i1; ++i)
+      std::copy_n(&so[std::size_t(i - i0) * G * D], std::size_t(G) * D, &out[row_at(s.q_len, s.q_heads, D, b, i, kvh * G)]);
+  });
+  return out;
+}
+
 std::vector<float> reference_rope_attention(const AttentionShape& s, const std::vector<float>& q,
                                             const std::vector<float>& k, const std::vector<float>& v, bool causal,
                                             float softmax_scale, const RopeTable& table) {
   check_shape(s, causal);
   const std::vector<float> qr = apply_rope(q, s.batch, s.q_len, s.q_heads, s.head_dim, s.kv_len - s.q_len, table);
   const std::vector<float> kr = apply_rope(k, s.batch, s.kv_len, s.kv_heads, s.head_dim, 0, table);
-  return reference_attention(s, qr, kr, v, causal, softmax_scale);
+  return parallel_reference_attention(s, qr, kr, v, causal, softmax_scale);
 }
 
 std::vector<float> reference_int8_per_tensor(const AttentionShape& s, const PerTensorInt8& q, const PerTensorInt8& k,

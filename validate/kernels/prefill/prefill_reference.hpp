@@ -13,8 +13,14 @@
 
 namespace roofline::validate::prefill {
 
+/// reference_attention (../common, fp64) run in parallel: one call per (batch, kv head, 64-query chunk);
+/// a causal chunk [i0, i1) sees keys 0 .. i1 − 1 + Skv − Sq, which keeps the bottom-right alignment.
+std::vector<float> parallel_reference_attention(const AttentionShape& s, const std::vector<float>& q,
+                                                const std::vector<float>& k, const std::vector<float>& v, bool causal,
+                                                float softmax_scale);
+
 /// Attention of fa2_simt_rope: q and k are rotated (apply_rope; queries at positions Skv − Sq + t),
-/// then reference_attention.
+/// then parallel_reference_attention.
 std::vector<float> reference_rope_attention(const AttentionShape& s, const std::vector<float>& q,
                                             const std::vector<float>& k, const std::vector<float>& v, bool causal,
                                             float softmax_scale, const RopeTable& table);
