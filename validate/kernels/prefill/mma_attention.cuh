@@ -21,6 +21,7 @@
 
 #include "prefill_device.cuh"
 #include "prefill_harness.hpp"
+#include "mma_fragments.hpp"
 #include "prefill_kernels.hpp"
 #include "prefill_math.hpp"
 
@@ -101,7 +102,7 @@ __global__ void __launch_bounds__(128, 2) mma_attention_kernel(const MmaParams p
       const int r = i / chunks, ch = i % chunks, R = m0 + r;
       const bool valid = R < total_rows;
       const unsigned char* src = valid ? qg + p.rows.offset(b, kvh, R, D) * kQkElem + ch * 16 : qg;
-      cp_async_16(q_s + swizzle<C::kQkRowBytes>(r, ch), src, valid);
+      cp_async_16(q_s + frag::swizzle<C::kQkRowBytes>(r, ch), src, valid);
     }
   }
   auto load_tile = [&](int tile, int stage) {
@@ -112,13 +113,13 @@ __global__ void __launch_bounds__(128, 2) mma_attention_kernel(const MmaParams p
       const int r = i / kchunks, ch = i % kchunks, key = tile * C::kBN + r;
       const bool valid = key < p.kv_len;
       const std::int64_t row = (std::int64_t(b) * p.kv_len + key) * p.kv_heads + kvh;
-      cp_async_16(k_s + swizzle<C::kQkRowBytes>(r, ch), valid ? kg + row * D * kQkElem + ch * 16 : kg, valid);
+      cp_async_16(k_s + frag::swizzle<C::kQkRowBytes>(r, ch), valid ? kg + row * D * kQkElem + ch * 16 : kg, valid);
     }
     if constexpr (C::kVt8) {
       for (int i = tid; i < D * 4; i += C::kThreads) {
         const int d = i >> 2, ch = i & 3;
         const std::int64_t row = (std::int64_t(b) * p.kv_heads + kvh) * D + d;
-        cp_async_16(v_s + swizzle<64>(d, ch), vg + row * p.kv_padded + tile * C::kBN + ch * 16, true);
+        cp_async_16(v_s + frag::swizzle<64>(d, ch), vg + row * p.kv_padded + tile * C::kBN + ch * 16, true);
       }
     } else {
       constexpr int vchunks = 2 * D / 16;
@@ -126,7 +127,7 @@ __global__ void __launch_bounds__(128, 2) mma_attention_kernel(const MmaParams p
         const int r = i / vchunks, ch = i % vchunks, key = tile * C::kBN + r;
         const bool valid = key < p.kv_len;
         const std::int64_t row = (std::int64_t(b) * p.kv_len + key) * p.kv_heads + kvh;
-        cp_async_16(v_s + swizzle<2 * D>(r, ch), valid ? vg + row * D * 2 + ch * 16 : vg, valid);
+        cp_async_16(v_s + frag::swizzle<2 * D>(r, ch), valid ? vg + row * D * 2 + ch * 16 : vg, valid);
       }
     }
     if constexpr (V == MmaVariant::int8_pt) {
@@ -220,14 +221,12 @@ __global__ void __launch_bounds__(128, 2) mma_attention_kernel(const MmaParams p
         std::uint32_t a[C::kMi][4];
 #pragma unroll
         for (int mi = 0; mi < C::kMi; ++mi) {
-          const int row = warp * 32 + mi * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
-          ldmatrix_x4(a[mi], q_s + swizzle<C::kQkRowBytes>(row, 2 * ks + (lane >> 4)));
+          ldmatrix_x4(a[mi], q_s + frag::swizzle<C::kQkRowBytes>(frag::q_row(warp, mi, lane), frag::q_chunk(ks, lane)));
         }
 #pragma unroll
         for (int np = 0; np < C::kNb / 2; ++np) {
           std::uint32_t bk[4];
-          const int key = np * 16 + (lane & 7) + ((lane >> 4) & 1) * 8;
-          ldmatrix_x4(bk, k_s + swizzle<C::kQkRowBytes>(key, 2 * ks + ((lane >> 3) & 1)));
+          ldmatrix_x4(bk, k_s + frag::swizzle<C::kQkRowBytes>(frag::k_row(np, lane), frag::k_chunk(ks, lane)));
 #pragma unroll
           for (int mi = 0; mi < C::kMi; ++mi) {
             if constexpr (C::kQkInt8) {
@@ -332,17 +331,14 @@ __global__ void __launch_bounds__(128, 2) mma_attention_kernel(const MmaParams p
       for (int ks = 0; ks < C::kBN / 16; ++ks) {
         std::uint32_t pa[C::kMi][4];
 #pragma unroll
-        for (int mi = 0; mi < C::kMi; ++mi) {
-          pa[mi][0] = pack_half2(s[mi][2 * ks][0], s[mi][2 * ks][1]);
-          pa[mi][1] = pack_half2(s[mi][2 * ks][2], s[mi][2 * ks][3]);
-          pa[mi][2] = pack_half2(s[mi][2 * ks + 1][0], s[mi][2 * ks + 1][1]);
-          pa[mi][3] = pack_half2(s[mi][2 * ks + 1][2], s[mi][2 * ks + 1][3]);
-        }
+        for (int mi = 0; mi < C::kMi; ++mi)
+#pragma unroll
+          for (int reg = 0; reg < 4; ++reg)
+            pa[mi][reg] = pack_half2(s[mi][frag::p16_nb(ks, reg)][frag::p16_e(reg, 0)], s[mi][frag::p16_nb(ks, reg)][frag::p16_e(reg, 1)]);
 #pragma unroll
         for (int dp = 0; dp < D / 16; ++dp) {
           std::uint32_t bv[4];
-          const int key = ks * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
-          ldmatrix_x4_trans(bv, v_s + swizzle<2 * D>(key, 2 * dp + (lane >> 4)));
+          ldmatrix_x4_trans(bv, v_s + frag::swizzle<2 * D>(frag::v_row(ks, lane), frag::v_chunk(dp, lane)));
 #pragma unroll
           for (int mi = 0; mi < C::kMi; ++mi) {
             mma_f16(o[mi][2 * dp], pa[mi], bv[0], bv[1]);
@@ -356,16 +352,14 @@ __global__ void __launch_bounds__(128, 2) mma_attention_kernel(const MmaParams p
       for (int ks = 0; ks < C::kBN / 16; ++ks) {
         std::uint32_t pa[C::kMi][4];
 #pragma unroll
-        for (int mi = 0; mi < C::kMi; ++mi) {
-          pa[mi][0] = pack_half2(s[mi][2 * ks][0], s[mi][2 * ks][1]);
-          pa[mi][1] = pack_half2(s[mi][2 * ks][2], s[mi][2 * ks][3]);
-          pa[mi][2] = pack_half2(s[mi][2 * ks + 1][0], s[mi][2 * ks + 1][1]);
-          pa[mi][3] = pack_half2(s[mi][2 * ks + 1][2], s[mi][2 * ks + 1][3]);
-        }
+        for (int mi = 0; mi < C::kMi; ++mi)
+#pragma unroll
+          for (int reg = 0; reg < 4; ++reg)
+            pa[mi][reg] = pack_half2(s[mi][frag::p16_nb(ks, reg)][frag::p16_e(reg, 0)], s[mi][frag::p16_nb(ks, reg)][frag::p16_e(reg, 1)]);
 #pragma unroll
         for (int dq = 0; dq < D / 32; ++dq) {
           std::uint32_t bv[4];
-          ldmatrix_x4(bv, v_s + swizzle<64>(dq * 32 + (lane >> 3) * 8 + (lane & 7), ks));
+          ldmatrix_x4(bv, v_s + frag::swizzle<64>(frag::vt8_row(dq, lane), ks));
 #pragma unroll
           for (int j = 0; j < 4; ++j) {
             const std::uint32_t b0 = int8x2_to_half2_minus(bv[j], 0, voff);
@@ -380,24 +374,20 @@ __global__ void __launch_bounds__(128, 2) mma_attention_kernel(const MmaParams p
 #pragma unroll
       for (int kc = 0; kc < 2; ++kc)
 #pragma unroll
-        for (int mi = 0; mi < C::kMi; ++mi) {
-          const float(&s0)[4] = s[mi][4 * kc];
-          const float(&s1)[4] = s[mi][4 * kc + 1];
-          const float(&s2)[4] = s[mi][4 * kc + 2];
-          const float(&s3)[4] = s[mi][4 * kc + 3];
-          const float k448 = p_fp8_scale;
-          pa[kc][mi][0] = pack_e4m3x4(mul_rn(s0[0], k448), mul_rn(s0[1], k448), mul_rn(s1[0], k448), mul_rn(s1[1], k448));
-          pa[kc][mi][1] = pack_e4m3x4(mul_rn(s0[2], k448), mul_rn(s0[3], k448), mul_rn(s1[2], k448), mul_rn(s1[3], k448));
-          pa[kc][mi][2] = pack_e4m3x4(mul_rn(s2[0], k448), mul_rn(s2[1], k448), mul_rn(s3[0], k448), mul_rn(s3[1], k448));
-          pa[kc][mi][3] = pack_e4m3x4(mul_rn(s2[2], k448), mul_rn(s2[3], k448), mul_rn(s3[2], k448), mul_rn(s3[3], k448));
-        }
+        for (int mi = 0; mi < C::kMi; ++mi)
+#pragma unroll
+          for (int reg = 0; reg < 4; ++reg) {
+            float e[4];
+#pragma unroll
+            for (int y = 0; y < 4; ++y) e[y] = mul_rn(s[mi][frag::p8_nb(kc, reg, y)][frag::p8_e(reg, y)], p_fp8_scale);
+            pa[kc][mi][reg] = pack_e4m3x4(e[0], e[1], e[2], e[3]);
+          }
 #pragma unroll
       for (int dp = 0; dp < D / 16; ++dp) {
         std::uint32_t bv[2][4];
 #pragma unroll
         for (int kc = 0; kc < 2; ++kc) {
-          const int drow = (2 * dp + (lane >> 4)) * 8 + (lane & 7);
-          ldmatrix_x4(bv[kc], v_s + swizzle<64>(drow, 2 * kc + ((lane >> 3) & 1)));
+          ldmatrix_x4(bv[kc], v_s + frag::swizzle<64>(frag::vtf8_row(dp, lane), frag::vtf8_chunk(kc, lane)));
         }
 #pragma unroll
         for (int mi = 0; mi < C::kMi; ++mi)
@@ -444,7 +434,7 @@ __global__ void __launch_bounds__(128, 2) mma_attention_kernel(const MmaParams p
       for (int h = 0; h < 2; ++h) {
         const int row = warp * 32 + mi * 16 + g + 8 * h;
         const std::uint32_t v2 = pack_half2(o[mi][dn][2 * h] * inv_l[mi][h] * cs0, o[mi][dn][2 * h + 1] * inv_l[mi][h] * cs1);
-        *reinterpret_cast<std::uint32_t*>(o_s + swizzle<2 * D>(row, dn) + 4 * c) = v2;
+        *reinterpret_cast<std::uint32_t*>(o_s + frag::swizzle<2 * D>(row, dn) + 4 * c) = v2;
       }
     }
   __syncthreads();
@@ -453,7 +443,7 @@ __global__ void __launch_bounds__(128, 2) mma_attention_kernel(const MmaParams p
     const int r = i / ochunks, ch = i % ochunks, R = m0 + r;
     if (R < total_rows)
       *reinterpret_cast<uint4*>(p.out + p.rows.offset(b, kvh, R, D) + ch * 8) =
-          *reinterpret_cast<const uint4*>(o_s + swizzle<2 * D>(r, ch));
+          *reinterpret_cast<const uint4*>(o_s + frag::swizzle<2 * D>(r, ch));
   }
 }
 

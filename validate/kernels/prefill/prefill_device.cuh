@@ -1,5 +1,5 @@
 // Device helpers of the prefill kernels: cp.async (with zero fill), ldmatrix, mma.sync wrappers,
-// the XOR swizzle of 16-byte chunks, fast exp2, fp16/e4m3 packing and the packed GQA row mapping.
+// fast exp2, fp16/e4m3 packing and the packed GQA row mapping.
 // PTX semantics: PTX ISA 8.x, sections "cp.async", "ldmatrix", "mma.sync (m16n8k16, m16n8k32)".
 #pragma once
 
@@ -38,20 +38,6 @@ __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commi
 template <int N>
 __device__ __forceinline__ void cp_async_wait() {
   asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
-}
-
-// ---- swizzle ---------------------------------------------------------------------------------------
-/// Byte offset of 16-byte chunk `chunk` of row `row` in a tile whose rows are ROW_BYTES long: the chunk
-/// index is XORed with bits of the row so that the 8 rows an ldmatrix reads hit 8 distinct 16-byte bank
-/// groups (rows of >= 128 bytes: row & 7; rows of 64 bytes: (row >> 1) & 3, two rows per 128 bytes).
-template <int ROW_BYTES>
-__device__ __forceinline__ int swizzle(int row, int chunk) {
-  static_assert(ROW_BYTES == 64 || ROW_BYTES % 128 == 0, "rows of 64 bytes or a multiple of 128");
-  if constexpr (ROW_BYTES >= 128) {
-    return row * ROW_BYTES + ((chunk ^ (row & 7)) << 4);
-  } else {
-    return row * ROW_BYTES + ((chunk ^ ((row >> 1) & 3)) << 4);
-  }
 }
 
 // ---- ldmatrix --------------------------------------------------------------------------------------
