@@ -50,7 +50,7 @@ PrefillTiling default_tiling(PrefillKernel k, int head_dim) {
   (void)head_dim;  // every kernel uses the same tiles for D = 64 and D = 128
   switch (k) {
     case PrefillKernel::unfused: return {64, 64};
-    case PrefillKernel::fa2_simt_rope: return {64, 64};
+    case PrefillKernel::fa2_simt_rope: return {64, 32};
     case PrefillKernel::fa2_simt_warp_row: return {16, 64};
     case PrefillKernel::fa2_wmma: return {64, 64};
     case PrefillKernel::fa2_mma:

@@ -65,12 +65,14 @@ __global__ void __launch_bounds__(256) quantize_rows_kernel(const __half* q, std
   const std::int64_t warps = std::int64_t(gridDim.x) * (blockDim.x / 32);
   for (std::int64_t row = blockIdx.x * std::int64_t(blockDim.x / 32) + threadIdx.x / 32; row < rows; row += warps) {
     int sum = 0;
-    for (int d = lane * 2; d < D; d += 64) {
-      const float2 f = __half22float2(*reinterpret_cast<const __half2*>(x + row * D + d));
-      const std::int8_t c0 = quantize_asym_int8(f.x, prm), c1 = quantize_asym_int8(f.y, prm);
-      codes[row * D + d] = c0;
-      codes[row * D + d + 1] = c1;
-      sum += c0 + c1;
+    if (lane * 4 < D) {  // 4 channels per lane: one 8-byte load, one 4-byte store
+      const uint2 raw = *reinterpret_cast<const uint2*>(x + row * D + lane * 4);
+      const float2 f0 = __half22float2(*reinterpret_cast<const __half2*>(&raw.x));
+      const float2 f1 = __half22float2(*reinterpret_cast<const __half2*>(&raw.y));
+      const std::int8_t c[4] = {quantize_asym_int8(f0.x, prm), quantize_asym_int8(f0.y, prm), quantize_asym_int8(f1.x, prm),
+                                quantize_asym_int8(f1.y, prm)};
+      *reinterpret_cast<char4*>(codes + row * D + lane * 4) = make_char4(c[0], c[1], c[2], c[3]);
+      sum = c[0] + c[1] + c[2] + c[3];
     }
 #pragma unroll
     for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
@@ -138,12 +140,12 @@ __global__ void k_mean_kernel(const __half* k, int kv_heads, int kv_len, int hea
   const std::int64_t stride = std::int64_t(kv_heads) * head_dim;
   float sum = 0.0f;
   int t = 0;
-  for (; t + 8 <= kv_len; t += 8) {
-    float x[8];
+  for (; t + 32 <= kv_len; t += 32) {  // 32 loads in flight, then the additions in token order
+    float x[32];
 #pragma unroll
-    for (int j = 0; j < 8; ++j) x[j] = __half2float(p[(t + j) * stride]);
+    for (int j = 0; j < 32; ++j) x[j] = __half2float(p[(t + j) * stride]);
 #pragma unroll
-    for (int j = 0; j < 8; ++j) sum = add_rn(sum, x[j]);
+    for (int j = 0; j < 32; ++j) sum = add_rn(sum, x[j]);
   }
   for (; t < kv_len; ++t) sum = add_rn(sum, __half2float(p[t * stride]));
   mean[i] = div_rn(sum, float(kv_len));
