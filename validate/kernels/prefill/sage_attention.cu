@@ -1,10 +1,10 @@
-// sage_int8_fp16 and sage_int8_fp8 (mma_attention.cuh, variants sage_f16 and sage_f8).
+// sage_int8_fp16 (mma_attention.cuh, variant sage_f16); sage_int8_fp8 is in sage_fp8.cu (compiled in parallel).
 #include "mma_attention.cuh"
 #include "prefill_launch.hpp"
 
 namespace roofline::validate::prefill {
 
-namespace {
+namespace detail {
 
 device::MmaParams sage_params(const PrefillShape& s, const SageBuffers& in, float softmax_scale_log2, __half* out) {
   detail::require_aligned(in.q, "sage q");
@@ -23,27 +23,16 @@ device::MmaParams sage_params(const PrefillShape& s, const SageBuffers& in, floa
   return p;
 }
 
-}  // namespace
+}  // namespace detail
 
 void launch_sage_int8_fp16(const PrefillShape& s, const SageBuffers& in, float softmax_scale_log2, __half* out,
                            cudaStream_t stream) {
   detail::require_shape(PrefillKernel::sage_int8_fp16, s);
   detail::require_aligned(in.v, "sage_int8_fp16 v");
-  device::MmaParams p = sage_params(s, in, softmax_scale_log2, out);
+  device::MmaParams p = detail::sage_params(s, in, softmax_scale_log2, out);
   p.v = in.v;
   device::dispatch_mma_attention<device::MmaVariant::sage_f16>(s, p, stream);
 }
 
-void launch_sage_int8_fp8(const PrefillShape& s, const SageBuffers& in, float softmax_scale_log2, __half* out,
-                          cudaStream_t stream) {
-  detail::require_shape(PrefillKernel::sage_int8_fp8, s);
-  detail::require_compute_capability(8, 9, "sage_int8_fp8 (mma.sync e4m3)");
-  detail::require_aligned(in.vt, "sage_int8_fp8 vt");
-  if (in.v_scale == nullptr) throw InvalidArgumentError("sage_int8_fp8: v_scale is required");
-  device::MmaParams p = sage_params(s, in, softmax_scale_log2, out);
-  p.v = in.vt;
-  p.v_scale = in.v_scale;
-  device::dispatch_mma_attention<device::MmaVariant::sage_f8>(s, p, stream);
-}
 
 }  // namespace roofline::validate::prefill
