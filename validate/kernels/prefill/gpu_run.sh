@@ -7,8 +7,8 @@
 # Usage, from the repository root on the GPU machine:  OUT=/some/dir validate/kernels/prefill/gpu_run.sh
 # Knobs: PREFILL_BUILD (build dir, default build-prefill), PREFILL_QUICK=1 (fewer shapes),
 #        PREFILL_SKIP_SANITIZE=1, PREFILL_SKIP_TORCH=1, PREFILL_HW (hw profile, default h100_sxm).
-# $OUT receives (at most 8 files): prefill_results.tgz (everything, logs included), prefill_timing.jsonl,
-# prefill_torch.jsonl, prefill_accuracy.jsonl, sass_summary.json, report.md, run.log.
+# $OUT receives 8 files: prefill_results.tgz (everything, logs included), prefill_timing.jsonl,
+# prefill_prologue.jsonl, prefill_torch.jsonl, prefill_accuracy.jsonl, sass_summary.json, report.md, run.log.
 set -uo pipefail
 root="$(cd "$(dirname "$0")/../../.." && pwd)"
 out="${OUT:-$root/prefill-out}"
@@ -88,8 +88,8 @@ fi
 # ---- report -------------------------------------------------------------------------------------------------
 python3 "$here/make_report.py" --dir "$out" --out "$out/report.md" >> "$out/run.log" 2>&1
 log "report rc=$?"
-tar czf "$out/prefill_results.tgz" -C "$out" logs run.log report.md prefill_timing.jsonl prefill_torch.jsonl \
-  prefill_accuracy.jsonl sass_summary.json 2> /dev/null
+tar czf "$out/prefill_results.tgz" -C "$out" logs run.log report.md prefill_timing.jsonl prefill_prologue.jsonl \
+  prefill_torch.jsonl prefill_accuracy.jsonl sass_summary.json 2> /dev/null
 rm -rf "$logs"
 log "done in $((SECONDS - start)) s"
 sed -n '/### Targets/,/### Quantisation/p' "$out/report.md"

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Builds the measured section of docs/kernels-prefill.md from what gpu_run.sh wrote: the timing records
-(prefill_timing.jsonl, prefill_torch.jsonl), the accuracy records (prefill_accuracy.jsonl), the SASS
+(prefill_timing.jsonl, prefill_prologue.jsonl, prefill_torch.jsonl), the accuracy records (prefill_accuracy.jsonl), the SASS
 summary (sass_summary.json, made here from cuobjdump output with --sass) and the sanitizer logs.
 Nothing in the tables is typed by hand.
 
@@ -284,7 +284,8 @@ def sanitizer_section(d):
 
 
 def build_report(d):
-    timing = read_jsonl(os.path.join(d, "prefill_timing.jsonl")) + read_jsonl(os.path.join(d, "prefill_torch.jsonl"))
+    timing = (read_jsonl(os.path.join(d, "prefill_timing.jsonl")) + read_jsonl(os.path.join(d, "prefill_torch.jsonl")) +
+              read_jsonl(os.path.join(d, "prefill_prologue.jsonl")))
     acc = read_jsonl(os.path.join(d, "prefill_accuracy.jsonl"))
     sass_path = os.path.join(d, "sass_summary.json")
     sass = json.load(open(sass_path)) if os.path.exists(sass_path) else None

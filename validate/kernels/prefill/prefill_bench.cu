@@ -268,11 +268,14 @@ void run_prologue(PrefillKernel k, const KernelBuffers& kb, cudaStream_t st) {
   if (k == PrefillKernel::sage_int8_fp8) launch_sage_quantize(kb.shape, kb.fp16(), kb.sage(), true, st);
 }
 
-std::string dtype_of(PrefillKernel k) {
+// The attention call's tensors are fp16 for every kernel (workload.dtype); how a kernel stores them
+// internally after its quantisation prologue goes into extra.storage.
+std::string dtype_of(PrefillKernel) { return "fp16"; }
+std::string storage_of(PrefillKernel k) {
   switch (k) {
-    case PrefillKernel::fa2_int8: return "int8";
-    case PrefillKernel::sage_int8_fp16: return "int8_fp16";
-    case PrefillKernel::sage_int8_fp8: return "int8_fp8_e4m3";
+    case PrefillKernel::fa2_int8: return "int8 Q, K, V per tensor (scale, zero point); V transposed";
+    case PrefillKernel::sage_int8_fp16: return "int8 Q (32-token blocks), int8 K - mean (64-token blocks), fp16 V";
+    case PrefillKernel::sage_int8_fp8: return "int8 Q (32-token blocks), int8 K - mean (64-token blocks), e4m3 V per channel, transposed";
     default: return "fp16";
   }
 }
@@ -539,6 +542,7 @@ int run_sanitize(std::uint64_t seed) {
 // ---- time mode -----------------------------------------------------------------------------------------------
 int run_timing(const std::filesystem::path& out_dir, const std::string& hw, std::uint64_t seed, bool quick) {
   rv::RecordWriter writer(out_dir / "prefill_timing.jsonl");
+  rv::RecordWriter prologue_writer(out_dir / "prefill_prologue.jsonl");  // quantisation prologues
   const rv::DeviceInfo dev = rv::query_device_info(0, hw);
   struct Point {
     int seq, batch, head_dim;
@@ -604,14 +608,14 @@ int run_timing(const std::filesystem::path& out_dir, const std::string& hw, std:
           o.rotations = rotations;
           const rv::TimeStats t = rv::time_gpu([&](cudaStream_t st, int r) { run_prologue(k, sets[r], st); }, o);
           const double bytes = cost.prologue.read_bytes + cost.prologue.write_bytes;
-          writer.append(rv::make_record("kernels", label, workload_of(s, label, dtype_of(k)), t, "cuda_graph_events",
+          prologue_writer.append(rv::make_record("kernels", label, workload_of(s, label, dtype_of(k)), t, "cuda_graph_events",
                                         rv::l2_state_for(set_bytes, rotations, dev.l2_bytes), cost.prologue.kernels, dev,
                                         json::object(),
                                         {{"role", "quantisation prologue"}, {"for_kernel", std::string(to_string(k))},
                                          {"modelled_bytes", bytes}, {"achieved_bytes_per_s", bytes / t.median_s}}));
           std::printf("%-18s %6d %3d %3d %6d %10.3f %10s\n", label, s.q_len, s.batch, s.head_dim, int(causal), t.median_s * 1e3, "-");
         } catch (const std::exception& e) {
-          writer.append(rv::make_error_record("kernels", label, workload_of(s, label, dtype_of(k)), e.what(), dev));
+          prologue_writer.append(rv::make_error_record("kernels", label, workload_of(s, label, dtype_of(k)), e.what(), dev));
         }
       }
       for (int r = 0; r < rotations; ++r)
@@ -655,6 +659,7 @@ int run_timing(const std::filesystem::path& out_dir, const std::string& hw, std:
                         {"inputs", "gaussian N(0,1), fresh seed " + std::to_string(seed)},
                         {"consistency_reference", self ? "fa2_wmma" : "fa2_mma"},
                         {"consistency", consistency}};
+          extra["storage"] = storage_of(k);
           if (is_quantised(k)) {
             extra["prologue_kernels"] = cost.prologue.kernels;
             extra["prologue_bytes"] = cost.prologue.read_bytes + cost.prologue.write_bytes;
