@@ -308,23 +308,9 @@ std::vector<Op> build_step(const ModelConfig& model, const StepConfig& config, c
     shape.causal = config.phase == Phase::prefill;
     shape.window_tokens = model.sliding_window_tokens.value_or(0);
     const Precision qkv = prec.at(OperatorType::ATTENTION, first).activation;
-    const AttentionCost ac = attention_cost(shape, config.attention, qkv, prec.kv_cache, hw, config.attention_skip_fraction);
-    Op at;
-    at.type = OperatorType::ATTENTION;
-    at.kernel = ac.kernel_class;
-    at.kernels_per_instance = ac.kernels;
-    at.math = ac.math;
-    at.support = ac.supported ? Support::native : Support::unsupported;
-    at.note = ac.supported ? ac.notes : ac.reason;
-    at.activation_precision = qkv;
-    at.weight_precision = prec.kv_cache;
-    at.flops = ac.useful_flops;
-    at.executed_flops = ac.flops;
-    at.critical_path_flops = ac.max_cta_flops;
-    at.bytes = ac.bytes;
-    at.attention = shape;
-    at.attention_kernel = config.attention;
-    at.parallel_ctas = ac.ctas;
+    AttentionOptions attention_options;
+    attention_options.skip_fraction = config.attention_skip_fraction;
+    const Op at = attention_op(shape, config.attention, qkv, prec.kv_cache, hw, attention_options);
     ops.push_back(place(at, first, count));
 
     maybe_quantize({OperatorType::O_PROJ}, d.q_width);
