@@ -23,15 +23,6 @@ std::string sm_name(const HardwareSpec& hw) {
          std::to_string(hw.capabilities.compute_capability_minor);
 }
 
-// Keys visible to query row i (0-based) of a q_len × kv_len attention.
-double visible_keys(const AttentionShape& s, std::int64_t i) {
-  double last = s.causal ? double(s.kv_len - s.q_len + i) : double(s.kv_len - 1);  // inclusive
-  if (last < 0) return 0;
-  double first = 0;
-  if (s.window_tokens > 0) first = std::max(0.0, last - double(s.window_tokens) + 1);
-  return last - first + 1;
-}
-
 // K/V tiles of `bkv` keys that query positions [p0, p1) touch: a tile is executed when any of its keys
 // is visible to any of the positions (causal bottom-right, sliding window).
 std::int64_t visible_tiles(const AttentionShape& s, std::int64_t p0, std::int64_t p1, std::int64_t bkv) {
@@ -101,15 +92,17 @@ std::ostream& operator<<(std::ostream& os, const AttentionCost& c) {
 }
 
 double visible_pairs(const AttentionShape& s) {
-  if (!s.causal && s.window_tokens == 0) return double(s.q_len) * double(s.kv_len);
-  if (s.causal && s.window_tokens == 0) {
-    const double q = double(s.q_len), k = double(s.kv_len);
-    // rows i = 0..q-1 see (k - q + i + 1) keys
-    if (k >= q) return q * (k - q) + q * (q + 1) / 2;
-  }
-  double total = 0;
-  for (std::int64_t i = 0; i < s.q_len; ++i) total += visible_keys(s, i);
-  return total;
+  const double q = double(s.q_len), k = double(s.kv_len);
+  const double w = s.window_tokens > 0 ? double(s.window_tokens) : k;  // no window: every key
+  if (!s.causal) return q * std::min(k, w);
+  // Causal, bottom-right aligned: row i sees keys 0 .. x_i - 1 with x_i = k - q + 1 + i, limited to the
+  // last w of them: sum over rows with x >= 1 of min(x, w), in closed form.
+  const double x_lo = std::max(1.0, k - q + 1), x_hi = k;
+  if (x_hi < x_lo) return 0;
+  auto sum_to = [](double a, double b) { return b < a ? 0.0 : (a + b) * (b - a + 1) / 2; };  // a + ... + b
+  const double below = sum_to(x_lo, std::min(x_hi, w));              // x <= w: x keys
+  const double above = std::max(0.0, x_hi - std::max(x_lo, w + 1) + 1) * w;  // x > w: w keys
+  return below + above;
 }
 
 std::int64_t split_kv_heuristic(std::int64_t batch_heads_qblocks, std::int64_t sm_slots, std::int64_t kv_blocks,
@@ -153,20 +146,19 @@ void add_note(AttentionCost& c, const std::string& note) {
 // Architecture and precision gates: a value with a reason, never an exception.
 void check_support(AttentionCost& c, const AttentionShape& s, AttentionKernel kernel, Precision qkv, Precision kv,
                    const HardwareSpec& hw, const AttentionOptions& o) {
-  const std::string sm = sm_name(hw);
   switch (kernel) {
     case AttentionKernel::fa3:
       if (!hopper_class(hw))
-        refuse(c, "FlashAttention-3 needs Hopper wgmma and TMA (sm_90a); " + hw.name + " is " + sm +
+        refuse(c, "FlashAttention-3 needs Hopper wgmma and TMA (sm_90a); " + hw.name + " is " + sm_name(hw) +
                       (hw.capabilities.tcgen05 ? " (use fa4 or cudnn)" : " (its sm_8x build is an FA2-class kernel: use fa2)"));
       if (is_fp8(qkv) && qkv != Precision::fp8_e4m3) refuse(c, "FlashAttention-3's fp8 path is e4m3 only");
       break;
     case AttentionKernel::fa4:
       if (!blackwell_datacenter(hw) && !hopper_class(hw))
         refuse(c, "FlashAttention-4 (flash_attn/cute) runs its own algorithm on sm_100 (tcgen05, TMEM) and an FA3-class "
-                  "path on sm_90; on " + hw.name + " (" + sm + ") the package falls back to an FA2-class mma.sync kernel: use fa2");
+                  "path on sm_90; on " + hw.name + " (" + sm_name(hw) + ") the package falls back to an FA2-class mma.sync kernel: use fa2");
       if (is_fp8(qkv) && !blackwell_datacenter(hw))
-        refuse(c, "FlashAttention-4's fp8 path exists only on sm_100; " + hw.name + " is " + sm);
+        refuse(c, "FlashAttention-4's fp8 path exists only on sm_100; " + hw.name + " is " + sm_name(hw));
       if (blackwell_datacenter(hw) && !(s.head_dim <= 128 || s.head_dim == 256))
         refuse(c, "FlashAttention-4 on sm_100 supports head_dim <= 128 or 256 (192 only with a 128 value dim); got " +
                       std::to_string(s.head_dim));
@@ -186,14 +178,14 @@ void check_support(AttentionCost& c, const AttentionShape& s, AttentionKernel ke
     case AttentionKernel::sage_int8_fp8:
       if (!hw.peak(MathPath::tc_int8).supported) refuse(c, "SageAttention needs int8 tensor cores; " + hw.name + " has none");
       if (kernel == AttentionKernel::sage_int8_fp8 && !hw.capabilities.native_fp8)
-        refuse(c, "SageAttention2's fp8 PV needs fp8 tensor cores (sm_89+); " + hw.name + " is " + sm);
+        refuse(c, "SageAttention2's fp8 PV needs fp8 tensor cores (sm_89+); " + hw.name + " is " + sm_name(hw));
       if (!is_16bit(qkv) || !is_16bit(kv))
         refuse(c, "SageAttention quantises 16-bit Q, K, V itself: give it bf16/fp16 inputs and cache");
       break;
     default: break;
   }
   if (is_fp8(qkv) && !hw.capabilities.native_fp8 && kernel != AttentionKernel::q2fp8 && kernel != AttentionKernel::fp8fp8)
-    refuse(c, "fp8 attention needs fp8 tensor cores (sm_89+); " + hw.name + " is " + sm);
+    refuse(c, "fp8 attention needs fp8 tensor cores (sm_89+); " + hw.name + " is " + sm_name(hw));
   if (!is_16bit(qkv) && !is_fp8(qkv) && qkv != Precision::fp32)
     refuse(c, "attention kernels compute in 16-bit or fp8; " + std::string(to_string(qkv)) + " Q/K/V is not modelled");
   if (qkv == Precision::fp32) refuse(c, "no fused attention kernel computes in fp32 (use bf16/fp16)");
@@ -434,7 +426,7 @@ void fa1_cost(AttentionCost& c, const AttentionShape& s, Precision qkv, Precisio
     c.bytes.activations_written_bytes += expanded;
     c.bytes.activations_read_bytes += expanded * keep;
     c.kernels += 1;
-    add_note(c, "FA1 has no GQA: K and V expanded to the query heads first");
+    if (o.describe) add_note(c, "FA1 has no GQA: K and V expanded to the query heads first");
   } else {
     c.bytes.kv_read_bytes = kv_stored * keep;
   }
@@ -446,13 +438,14 @@ void fa1_cost(AttentionCost& c, const AttentionShape& s, Precision qkv, Precisio
   // Online softmax + O rescaled twice per block (diag(l_new)^-1 and the exp(m_old - m_new) factor).
   c.alu_ops = elements * (softmax_alu_per_element + 2.0 * d / double(bc));
   c.softmax_overlapped = false;
-  add_note(c, "FA1: one thread block per (batch, head), K/V-outer loop; Q, O, l, m re-read per K/V block (HBM "
+  if (o.describe) add_note(c, "FA1: one thread block per (batch, head), K/V-outer loop; Q, O, l, m re-read per K/V block (HBM "
               "traffic per the paper's IO analysis; L2 may absorb part of it at short sequences)");
 }
 
 // The unfused (materialised) path: S = QKᵀ (cuBLAS batched GEMM), P = softmax(S), O = PV; K and V are
 // expanded to the query heads first when grouped (PyTorch's math SDPA repeats them).
-void unfused_cost(AttentionCost& c, const AttentionShape& s, Precision qkv, Precision kv, const HardwareSpec& hw) {
+void unfused_cost(AttentionCost& c, const AttentionShape& s, Precision qkv, Precision kv, const HardwareSpec& hw,
+                  const AttentionOptions& o) {
   const double d = double(s.head_dim);
   const double el = bytes_per_element(qkv);
   const double kv_el = bytes_per_element(kv);
@@ -486,7 +479,7 @@ void unfused_cost(AttentionCost& c, const AttentionShape& s, Precision qkv, Prec
   c.alu_ops = scores * softmax_alu_per_element;
   c.softmax_overlapped = true;  // a separate memory-bound kernel: its arithmetic hides under its traffic
   (void)hw;
-  add_note(c, "unfused: S and P materialised in HBM (" + std::to_string(std::int64_t(c.workspace_bytes / 1e6)) +
+  if (o.describe) add_note(c, "unfused: S and P materialised in HBM (" + std::to_string(std::int64_t(c.workspace_bytes / 1e6)) +
                   " MB workspace)");
 }
 
@@ -562,8 +555,8 @@ void project_decode_cost(AttentionCost& c, const AttentionShape& s, AttentionKer
   c.softmax_overlapped = false;
   const double share = uniform_sm_share(c.ctas, 2, c.waves, hw.sms());
   c.max_cta_flops = share;  // scaled to the compute equivalent by the caller
-  add_note(c, "GQA group of " + std::to_string(g) + " as the MMA N dimension; P·V on CUDA cores");
-  if (c.splits > 1) add_note(c, "split-KV " + std::to_string(c.splits) + " ways + combine");
+  if (o.describe) add_note(c, "GQA group of " + std::to_string(g) + " as the MMA N dimension; P·V on CUDA cores");
+  if (c.splits > 1 && o.describe) add_note(c, "split-KV " + std::to_string(c.splits) + " ways + combine");
 }
 
 }  // namespace
@@ -609,7 +602,7 @@ AttentionCost attention_cost(const AttentionShape& s, AttentionKernel kernel, Pr
     fa1_cost(c, s, qkv, kv_cache, hw, o);
     tensor_s = peak > 0 ? c.flops / (peak * mma_sync_fraction(hw)) : 0;
   } else if (kernel == AttentionKernel::unfused) {
-    unfused_cost(c, s, qkv, kv_cache, hw);
+    unfused_cost(c, s, qkv, kv_cache, hw, o);
     tensor_s = peak > 0 ? c.flops / peak : 0;
   } else if (decode_only) {
     if (s.q_len != 1) refuse(c, std::string(to_string(kernel)) + " is a decode kernel: one query token per sequence");
@@ -760,13 +753,13 @@ AttentionCost attention_cost(const AttentionShape& s, AttentionKernel kernel, Pr
       const double largest = std::ceil(max_tiles / double(c.splits));
       c.max_cta_flops = std::max(largest / total_tiles, 1.0 / double(hw.sms()));
     }
-    if (p.pack_gqa && group > 1) add_note(c, "GQA packed: " + std::to_string(pack) + " query heads per tile");
-    if (c.splits > 1) add_note(c, "split-KV " + std::to_string(c.splits) + " ways + combine");
-    if (kernel == AttentionKernel::fa4 && blackwell_datacenter(hw))
+    if (p.pack_gqa && group > 1 && o.describe) add_note(c, "GQA packed: " + std::to_string(pack) + " query heads per tile");
+    if (c.splits > 1 && o.describe) add_note(c, "split-KV " + std::to_string(c.splits) + " ways + combine");
+    if (kernel == AttentionKernel::fa4 && blackwell_datacenter(hw) && o.describe)
       add_note(c, "FA4 sm_100: tcgen05 MMA into TMEM, 2 query tiles per CTA, software exp2 for " +
                       std::to_string(int(std::round(e * 1000) / 10)) + "% of exponentials, conditional O rescaling");
-    if (kernel == AttentionKernel::fa4 && hopper_class(hw)) add_note(c, "FA4 sm_90 path: FA3-class wgmma kernel");
-    if (kernel == AttentionKernel::cudnn && !(hopper_class(hw) || blackwell_datacenter(hw)))
+    if (kernel == AttentionKernel::fa4 && hopper_class(hw) && o.describe) add_note(c, "FA4 sm_90 path: FA3-class wgmma kernel");
+    if (kernel == AttentionKernel::cudnn && !(hopper_class(hw) || blackwell_datacenter(hw)) && o.describe)
       add_note(c, "cuDNN runs an FA2-class kernel below sm_90");
   }
 
@@ -782,11 +775,11 @@ AttentionCost attention_cost(const AttentionShape& s, AttentionKernel kernel, Pr
   } else {
     c.max_cta_flops *= c.compute_flops;
   }
-  if (pruned && skip > 0)
+  if (pruned && skip > 0 && o.describe)
     add_note(c, "pruned: " + std::to_string(int(std::round(skip * 100))) + "% of K/V blocks skip the residual and V");
-  if (o.block_sparse && skip > 0)
+  if (o.block_sparse && skip > 0 && o.describe)
     add_note(c, "block-sparse: " + std::to_string(int(std::round(skip * 100))) + "% of blocks skipped");
-  if (kv_el < q_el && !sage && !pruned) add_note(c, std::string("K/V stored in ") + std::string(to_string(kv_cache)) +
+  if (kv_el < q_el && !sage && !pruned && o.describe) add_note(c, std::string("K/V stored in ") + std::string(to_string(kv_cache)) +
                                                        ", dequantised on load");
   return c;
 }

@@ -33,6 +33,33 @@ double time_of(const HardwareSpec& hw, const AttentionShape& s, AttentionKernel 
 }
 }  // namespace
 
+TEST_CASE("visible_pairs matches a brute-force count of the mask") {
+  // Row i of a q × k attention sees keys [max(0, last - w + 1), last], last = k - q + i (causal,
+  // bottom-right) or k - 1; rows with last < 0 see nothing.
+  for (std::int64_t q : {1, 3, 64, 200}) {
+    for (std::int64_t k : {1, 5, 64, 300}) {
+      for (std::int64_t w : {0, 1, 7, 64, 1000}) {
+        for (bool causal : {false, true}) {
+          AttentionShape s = shape(1, 1, 1, q, k, 64, causal);
+          s.window_tokens = w;
+          double brute = 0;
+          for (std::int64_t i = 0; i < q; ++i) {
+            const std::int64_t last = causal ? k - q + i : k - 1;
+            if (last < 0) continue;
+            const std::int64_t first = w > 0 ? std::max<std::int64_t>(0, last - w + 1) : 0;
+            brute += double(last - first + 1);
+          }
+          CAPTURE(q);
+          CAPTURE(k);
+          CAPTURE(w);
+          CAPTURE(causal);
+          CHECK(visible_pairs(s) == brute);
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("golden: FlashAttention-1 re-reads Q, O and the statistics per K/V block (non-causal)") {
   // A100: 166,912 B shared memory per block = 83,456 bf16 elements; d = 64: M / 4d = 326 -> Bc = 320
   // (multiple of 16), Br = min(320, 64) = 64. Shape B = 1, H = 1, 256 queries, 1024 keys.

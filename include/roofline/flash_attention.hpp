@@ -34,6 +34,8 @@ struct AttentionOptions {
   bool block_sparse = false;
   /// 0: the kernel's own split-KV heuristic; otherwise the number of K/V splits (decode kernels).
   std::int64_t split_kv = 0;
+  /// Fill AttentionCost::notes (false skips the text: design-space sweeps).
+  bool describe = true;
   bool operator==(const AttentionOptions&) const = default;
 };
 
