@@ -7,6 +7,7 @@
 #include "roofline/flash_attention.hpp"
 #include "roofline/hardware.hpp"
 #include "roofline/io.hpp"
+#include "roofline/mixed_precision.hpp"
 #include "roofline/model.hpp"
 #include "roofline/operators.hpp"
 #include "roofline/precision.hpp"

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <ostream>
 
 #include "roofline/calibration.hpp"
@@ -794,6 +795,20 @@ Op attention_op(const AttentionShape& shape, AttentionKernel kernel, Precision q
   at.math = ac.math;
   at.support = ac.supported ? Support::native : Support::unsupported;
   at.note = ac.supported ? ac.notes : ac.reason;
+  // A KV format no tensor-core path consumes on this GPU is dequantised to 16-bit inside the attention
+  // kernel: its bytes are read as stored (scales included), its math stays 16-bit. The pruned kernels
+  // (q2fp8, fp8fp8) define their own KV formats.
+  const bool own_kv_format = kernel == AttentionKernel::q2fp8 || kernel == AttentionKernel::fp8fp8;
+  if (ac.supported && !own_kv_format && format_support(hw, kv_cache) == Support::emulated) {
+    at.support = Support::emulated;
+    if (options.describe) {
+      char el[32];
+      std::snprintf(el, sizeof el, "%g", bytes_per_element(kv_cache));
+      at.note = (at.note.empty() ? std::string() : at.note + "; ") + "KV cache in " + std::string(to_string(kv_cache)) +
+                " (" + el + " B/element with scales) is dequantised to 16-bit inside the attention kernel: no tensor-core "
+                "path consumes " + std::string(to_string(kv_cache)) + " on " + hw.name + " (" + sm_name(hw) + ")";
+    }
+  }
   at.activation_precision = qkv;
   at.weight_precision = kv_cache;
   at.flops = ac.useful_flops;
