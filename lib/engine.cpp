@@ -109,13 +109,15 @@ StepEvaluator::StepEvaluator(const ModelConfig& model, const StepConfig& config,
       if (!close(a.at(t4, b4), field(ops[3][j], f))) return;
       l.fields[f] = a;
     }
-    // Operators that differ only in their layers (the two RMSNorms and residual adds of a layer, the final
-    // norm) are predicted once, with their instances summed.
+    // Operators that differ only in their type and layers (the two RMSNorms and residual adds of a layer, the
+    // final norm, k_proj and v_proj, equal-shaped q_proj and o_proj, gate and up) predict the same time
+    // (predict() does not look at the type): predicted once, with their instances summed.
     bool merged = false;
     for (Linear& other : linear_) {
       Op a = other.op, b = l.op;
       a.instances = b.instances = 0;
       a.first_layer = b.first_layer = 0;
+      a.type = b.type;
       bool same = a == b;
       for (int f = 0; same && f < field_count; ++f)
         same = other.fields[f].base == l.fields[f].base && other.fields[f].per_token == l.fields[f].per_token &&

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <numeric>
 #include <ostream>
 
 #include "roofline/calibration.hpp"
@@ -13,6 +14,27 @@ namespace roofline {
 
 namespace {
 std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
+
+// sum_{i=0}^{n-1} floor((a·i + b) / m) for a, b >= 0, m > 0, in O(log m) (the Euclid-like reduction).
+std::int64_t floor_sum(std::int64_t n, std::int64_t m, std::int64_t a, std::int64_t b) {
+  std::int64_t sum = 0;
+  while (n > 0) {
+    if (a >= m) {
+      sum += (n - 1) * n / 2 * (a / m);
+      a %= m;
+    }
+    if (b >= m) {
+      sum += n * (b / m);
+      b %= m;
+    }
+    const std::int64_t y = a * n + b;
+    if (y < m) break;
+    n = y / m;
+    b = y % m;
+    std::swap(m, a);
+  }
+  return sum;
+}
 
 bool hopper_class(const HardwareSpec& hw) { return hw.capabilities.wgmma; }
 bool blackwell_datacenter(const HardwareSpec& hw) { return hw.capabilities.tcgen05; }
@@ -36,6 +58,13 @@ std::int64_t visible_tiles(const AttentionShape& s, std::int64_t p0, std::int64_
     first = std::max<std::int64_t>(0, first_row_last - s.window_tokens + 1);
   }
   return ceil_div(std::min(last, s.kv_len - 1) + 1, bkv) - first / bkv;
+}
+
+// Keys some query of the call can see, i.e. the keys the kernel loads: with a window of W keys, the union of
+// the rows' windows: min(kv, q + W − 1) causal (decode: the last W keys), min(kv, W) otherwise.
+std::int64_t loaded_keys(const AttentionShape& s) {
+  if (s.window_tokens <= 0) return s.kv_len;
+  return s.causal ? std::min(s.kv_len, s.q_len + s.window_tokens - 1) : std::min(s.kv_len, s.window_tokens);
 }
 
 // The fraction of the math path's peak that a kernel's MMA instructions can reach: the SM80-class
@@ -109,19 +138,26 @@ double visible_pairs(const AttentionShape& s) {
 std::int64_t split_kv_heuristic(std::int64_t batch_heads_qblocks, std::int64_t sm_slots, std::int64_t kv_blocks,
                                 std::int64_t max_splits) {
   if (double(batch_heads_qblocks) >= 0.8 * double(sm_slots)) return 1;
-  max_splits = std::min({max_splits, sm_slots, kv_blocks});
+  max_splits = std::min({max_splits, sm_slots, kv_blocks, std::int64_t(256)});
   if (max_splits <= 1) return 1;
-  auto efficiency = [&](std::int64_t s) {
-    const double waves = double(batch_heads_qblocks * s) / double(sm_slots);
-    return waves / std::ceil(waves);
-  };
-  // A split is eligible when it changes the number of KV blocks per split.
-  auto eligible = [&](std::int64_t s) { return s == 1 || ceil_div(kv_blocks, s) != ceil_div(kv_blocks, s - 1); };
+  // One pass: the wave efficiency of every eligible split (a split is eligible when it changes the number of
+  // K/V blocks per split), then the smallest within 85% of the best.
+  double efficiency[256];
   double best = 0;
+  std::int64_t previous_blocks = kv_blocks + 1;
+  for (std::int64_t s = 1; s <= max_splits; ++s) {
+    const std::int64_t blocks = ceil_div(kv_blocks, s);
+    if (blocks == previous_blocks) {
+      efficiency[s - 1] = -1;
+      continue;
+    }
+    previous_blocks = blocks;
+    const double waves = double(batch_heads_qblocks * s) / double(sm_slots);
+    efficiency[s - 1] = waves / std::ceil(waves);
+    best = std::max(best, efficiency[s - 1]);
+  }
   for (std::int64_t s = 1; s <= max_splits; ++s)
-    if (eligible(s)) best = std::max(best, efficiency(s));
-  for (std::int64_t s = 1; s <= max_splits; ++s)
-    if (eligible(s) && efficiency(s) >= 0.85 * best) return s;
+    if (efficiency[s - 1] >= 0.85 * best) return s;
   return 1;
 }
 
@@ -416,7 +452,7 @@ void fa1_cost(AttentionCost& c, const AttentionShape& s, Precision qkv, Precisio
   }
   const double heads = double(s.batch) * double(s.q_heads);
   c.flops = heads * tiles * 4.0 * d * double(br) * double(bc);
-  const double kv_tokens = s.window_tokens > 0 ? double(std::min(s.kv_len, s.window_tokens)) : double(s.kv_len);
+  const double kv_tokens = double(loaded_keys(s));
   // K and V read once per K/V block by the CTA of each head. FlashAttention-1 has no grouped-query mode
   // (MQA/GQA arrived with FlashAttention-2): with GQA, K and V are first expanded to the query heads by a
   // copy kernel, and the attention kernel reads the expanded copies.
@@ -450,7 +486,7 @@ void unfused_cost(AttentionCost& c, const AttentionShape& s, Precision qkv, Prec
   const double d = double(s.head_dim);
   const double el = bytes_per_element(qkv);
   const double kv_el = bytes_per_element(kv);
-  const double kv_tokens = s.window_tokens > 0 ? double(std::min(s.kv_len, s.window_tokens)) : double(s.kv_len);
+  const double kv_tokens = double(s.kv_len);  // the GEMMs read every key; the mask is applied to S
   const double heads = double(s.batch) * double(s.q_heads);
   const double group = double(s.q_heads / s.kv_heads);
   const double scores = heads * double(s.q_len) * double(s.kv_len);
@@ -498,7 +534,7 @@ void project_decode_cost(AttentionCost& c, const AttentionShape& s, AttentionKer
   const std::int64_t g = s.q_heads / s.kv_heads;
   const bool pruned = kernel != AttentionKernel::splitkv_bf16;
   const double keep = pruned ? 1.0 - o.skip_fraction : 1.0;
-  const std::int64_t kv_tokens = s.window_tokens > 0 ? std::min(s.kv_len, s.window_tokens) : s.kv_len;
+  const std::int64_t kv_tokens = loaded_keys(s);
   const std::int64_t rows = s.batch * s.kv_heads;
   const std::int64_t resident = 2 * std::int64_t(hw.sms());
   c.block_q = ceil_div(g, 8) * 8;
@@ -586,7 +622,7 @@ AttentionCost attention_cost(const AttentionShape& s, AttentionKernel kernel, Pr
   const double group = double(s.q_heads / s.kv_heads);
   const double q_el = bytes_per_element(qkv);
   const double kv_el = bytes_per_element(kv_cache);
-  const double kv_tokens = s.window_tokens > 0 ? double(std::min(s.kv_len, s.window_tokens)) : double(s.kv_len);
+  const double kv_tokens = double(loaded_keys(s));
   const double skip = (pruned || o.block_sparse) ? o.skip_fraction : 0.0;
   const double keep = 1.0 - skip;
   // Useful FLOPs: 4·D per visible pair; a block-sparse mask removes the skipped blocks; a pruned kernel
@@ -662,14 +698,46 @@ AttentionCost attention_cost(const AttentionShape& s, AttentionKernel kernel, Pr
 
     // Executed tiles per (batch, head slot): causal skipping per query block (positions a block covers).
     double tiles = 0, max_tiles = 0;
-    const std::int64_t positions_per_block = std::max<std::int64_t>(1, cta_rows / pack);
     if (decode || (!s.causal && s.window_tokens == 0)) {
       tiles = double(q_blocks) * double(n_blocks_final);
       max_tiles = double(n_blocks_final);
+    } else if (s.causal && s.kv_len >= s.q_len) {
+      // Causal: block b holds packed rows [b·cta, (b + 1)·cta), positions p0 = floor(b·cta / pack) ..
+      // p1 − 1 = floor(((b + 1)·cta − 1) / pack). Its last visible key is kv − q + p1 − 1, so it runs up to
+      // ceil((kv − q + p1) / K) = floor(((b + 1)·cta − 1 + (kv − q + K)·pack) / (pack·K)) tiles (the last block:
+      // all it sees); a window of W keys drops the floor(max(0, kv − q + p0 − W + 1) / K) tiles before it.
+      // Both sums in closed form (floor_sum); the per-block maximum from the blocks where the count can peak.
+      const std::int64_t K = c.block_kv, W = s.window_tokens, off = s.kv_len - s.q_len;
+      auto block_tiles = [&](std::int64_t b) {
+        const std::int64_t p0 = b * cta_rows / pack;
+        const std::int64_t p1 = std::min(s.q_len, ((b + 1) * cta_rows - 1) / pack + 1);
+        return visible_tiles(s, p0, p1, K);
+      };
+      const std::int64_t last = block_tiles(q_blocks - 1);
+      double upper = double(floor_sum(q_blocks - 1, pack * K, cta_rows, cta_rows - 1 + (off + K) * pack)) + double(last);
+      std::int64_t first_windowed = q_blocks;  // first block whose window starts after key 0
+      if (W > 0) {
+        const std::int64_t t = std::max<std::int64_t>(0, W - off);  // need p0 >= t
+        first_windowed = ceil_div(t * pack, cta_rows);
+        if (first_windowed < q_blocks - 1)
+          upper -= double(floor_sum(q_blocks - 1 - first_windowed, pack * K, cta_rows,
+                                    first_windowed * cta_rows + (off - W + 1) * pack));
+      }
+      tiles = upper;
+      max_tiles = double(last);
+      if (W > 0) {
+        // After the window is full the count repeats with period pack·K / gcd(cta, pack·K) blocks.
+        const std::int64_t period = pack * K / std::gcd(cta_rows, pack * K);
+        const std::int64_t from = std::max<std::int64_t>(0, first_windowed - 1);
+        for (std::int64_t b = from; b < std::min(q_blocks, from + period + 1); ++b)
+          max_tiles = std::max(max_tiles, double(block_tiles(b)));
+      }
     } else {
       for (std::int64_t b = 0; b < q_blocks; ++b) {
-        const std::int64_t p0 = b * positions_per_block;
-        const std::int64_t t = visible_tiles(s, p0, std::min(s.q_len, p0 + positions_per_block), c.block_kv);
+        // Block b holds packed rows [b·cta, (b + 1)·cta): query positions p0 .. p1 − 1.
+        const std::int64_t p0 = b * cta_rows / pack;
+        const std::int64_t p1 = std::min(s.q_len, ((b + 1) * cta_rows - 1) / pack + 1);
+        const std::int64_t t = visible_tiles(s, p0, p1, c.block_kv);
         tiles += double(t);
         max_tiles = std::max(max_tiles, double(t));
       }

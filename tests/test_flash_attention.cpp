@@ -60,6 +60,64 @@ TEST_CASE("visible_pairs matches a brute-force count of the mask") {
   }
 }
 
+TEST_CASE("causal tile counts match a per-block brute force") {
+  // FA3 on H100, causal, head_dim 128: 128 × 128 tiles; query block b ends at position min(q, (b + 1)·128) and
+  // runs ceil((kv − q + end) / 128) tiles; no GQA packing at these lengths, one head.
+  const HardwareSpec& h = hardware().get("h100_sxm");
+  for (std::int64_t q : {1000, 4097, 777, 128}) {
+    for (std::int64_t extra : {0, 1, 300}) {
+      const std::int64_t kv = q + extra;
+      const AttentionCost c =
+          attention_cost(shape(1, 1, 1, q, kv, 128, true), AttentionKernel::fa3, Precision::bf16, Precision::bf16, h);
+      REQUIRE(c.block_q == 128);
+      REQUIRE(c.block_kv == 128);
+      double tiles = 0;
+      for (std::int64_t b = 0; b * 128 < q; ++b) tiles += double((kv - q + std::min(q, (b + 1) * 128) + 127) / 128);
+      CAPTURE(q);
+      CAPTURE(kv);
+      CHECK(c.flops == 4.0 * 128 * 128 * 128 * tiles);
+    }
+  }
+  // GQA packed, a group of 7 (Qwen2.5-7B: 28/4 heads) that does not divide the 128-row tile: block b holds
+  // packed rows [128b, 128b + 127], positions floor(128b / 7) .. floor((128b + 127) / 7).
+  for (std::int64_t q : {40, 300}) {
+    const AttentionShape s = shape(1, 28, 4, q, q + 5, 128, true);
+    const AttentionCost c = attention_cost(s, AttentionKernel::fa3, Precision::bf16, Precision::bf16, h);
+    const std::int64_t rows = q * 7, blocks = (rows + 127) / 128;
+    double tiles = 0;
+    for (std::int64_t b = 0; b < blocks; ++b) {
+      const std::int64_t end = std::min(q, (128 * b + 127) / 7 + 1);
+      tiles += double((5 + end + c.block_kv - 1) / c.block_kv);
+    }
+    CAPTURE(q);
+    if (rows < 128 * 8) CHECK(c.block_q == 128);  // packed (hopper/heuristics.h should_pack_gqa)
+    CHECK(c.flops == 4.0 * 128 * 128 * double(c.block_kv) * 4 * tiles);
+  }
+  // Sliding windows (Mistral): block b's tiles run from the window start floor(first / K) to its last key.
+  for (std::int64_t q : {1000, 4097}) {
+    for (std::int64_t w : {100, 1000, 5000}) {
+      for (std::int64_t kv_heads : {32, 8, 4}) {
+        AttentionShape s = shape(2, 28 * (kv_heads == 4 ? 1 : 0) + (kv_heads == 4 ? 0 : 32), kv_heads, q, q, 128, true);
+        s.window_tokens = w;
+        const AttentionCost c = attention_cost(s, AttentionKernel::fa3, Precision::bf16, Precision::bf16, h);
+        const std::int64_t pack = c.ctas == 2 * s.q_heads * ((q + 127) / 128) ? 1 : s.q_heads / s.kv_heads;
+        const std::int64_t slots = 2 * (pack == 1 ? s.q_heads : s.kv_heads);
+        const std::int64_t K = c.block_kv, blocks = (q * pack + 127) / 128;
+        double tiles = 0;
+        for (std::int64_t b = 0; b < blocks; ++b) {
+          const std::int64_t p0 = 128 * b / pack, p1 = std::min(q, (128 * b + 127) / pack + 1);
+          const std::int64_t first = std::max<std::int64_t>(0, p0 - w + 1);
+          tiles += double((p1 + K - 1) / K - first / K);
+        }
+        CAPTURE(q);
+        CAPTURE(w);
+        CAPTURE(kv_heads);
+        CHECK(c.flops == 4.0 * 128 * 128 * double(K) * double(slots) * tiles);
+      }
+    }
+  }
+}
+
 TEST_CASE("golden: FlashAttention-1 re-reads Q, O and the statistics per K/V block (non-causal)") {
   // A100: 166,912 B shared memory per block = 83,456 bf16 elements; d = 64: M / 4d = 326 -> Bc = 320
   // (multiple of 16), Br = min(320, 64) = 64. Shape B = 1, H = 1, 256 queries, 1024 keys.

@@ -90,7 +90,7 @@ Op attention_op(const AttentionShape& shape, AttentionKernel kernel, Precision q
 
 /// FlashAttention-2's split-KV factor: none when the work already fills 80% of `sm_slots`, otherwise
 /// the smallest eligible split whose wave efficiency is within 85% of the best (flash_api.cpp's
-/// num_splits_heuristic; FlashAttention-2 passes 2 × SMs as slots, FlashAttention-3 passes SMs).
+/// num_splits_heuristic; FlashAttention-2 passes 2 × SMs as slots, FlashAttention-3 passes SMs); at most 256.
 std::int64_t split_kv_heuristic(std::int64_t batch_heads_qblocks, std::int64_t sm_slots, std::int64_t kv_blocks,
                                 std::int64_t max_splits = 128);
 
