@@ -22,7 +22,6 @@ constexpr std::array<std::string_view, granularity_count> granularity_spellings{
 constexpr std::array<std::string_view, calibration_mode_count> calibration_spellings{"absmax", "percentile",
                                                                                      "mse_optimal"};
 constexpr std::array<std::string_view, 2> role_spellings{"activation", "weight"};
-constexpr std::array<std::string_view, 2> phase_spellings{"prefill", "decode"};
 
 template <class Enum, std::size_t N>
 Enum parse_enum(std::string_view text, const std::array<std::string_view, N>& spellings, const char* kind) {
@@ -42,11 +41,9 @@ std::string fmt(double v) {
 std::string_view to_string(Granularity g) { return granularity_spellings[static_cast<std::size_t>(g)]; }
 std::string_view to_string(CalibrationMode m) { return calibration_spellings[static_cast<std::size_t>(m)]; }
 std::string_view to_string(TensorRole r) { return role_spellings[static_cast<std::size_t>(r)]; }
-std::string_view to_string(InferencePhase p) { return phase_spellings[static_cast<std::size_t>(p)]; }
 std::ostream& operator<<(std::ostream& os, Granularity g) { return os << to_string(g); }
 std::ostream& operator<<(std::ostream& os, CalibrationMode m) { return os << to_string(m); }
 std::ostream& operator<<(std::ostream& os, TensorRole r) { return os << to_string(r); }
-std::ostream& operator<<(std::ostream& os, InferencePhase p) { return os << to_string(p); }
 
 Granularity parse_granularity(std::string_view text) {
   return parse_enum<Granularity>(text, granularity_spellings, "granularity");
@@ -55,9 +52,6 @@ CalibrationMode parse_calibration_mode(std::string_view text) {
   return parse_enum<CalibrationMode>(text, calibration_spellings, "calibration mode");
 }
 TensorRole parse_tensor_role(std::string_view text) { return parse_enum<TensorRole>(text, role_spellings, "tensor role"); }
-InferencePhase parse_inference_phase(std::string_view text) {
-  return parse_enum<InferencePhase>(text, phase_spellings, "inference phase");
-}
 std::vector<std::string> granularity_names() {
   return std::vector<std::string>(granularity_spellings.begin(), granularity_spellings.end());
 }
@@ -1039,7 +1033,7 @@ PrecisionSelection AdaptivePrecisionSelector::select(std::string_view operator_n
     if (context.is_kv_cache && context.seq_len >= config_.long_context_seq_len)
       return {narrowest, band + "KV cache at seq_len " + std::to_string(context.seq_len) +
                              " >= " + std::to_string(config_.long_context_seq_len) + ": narrowest candidate"};
-    if (!context.is_kv_cache && context.phase == InferencePhase::decode)
+    if (!context.is_kv_cache && context.phase == Phase::decode)
       return {narrowest, band + "decode GEMM: narrowest candidate"};
     const Precision p = narrowest_with_bits(8).value_or(widest);
     return {p, band + (context.is_kv_cache ? "KV cache at seq_len " + std::to_string(context.seq_len) + " < " +

@@ -22,7 +22,8 @@ constexpr std::string_view operator_names[operator_type_count] = {
 constexpr std::string_view kernel_class_names[kernel_class_count] = {
     "gemm", "attention_prefill", "attention_decode", "elementwise", "norm", "embedding", "allreduce"};
 constexpr std::string_view attention_kernel_names[attention_kernel_count] = {
-    "unfused", "fa1", "fa2", "fa3", "fa4", "cudnn", "splitkv_bf16", "q2fp8", "fp8fp8", "sage_int8_fp16", "sage_int8_fp8"};
+    "unfused", "fa1", "fa2", "fa3", "fa4", "cudnn", "splitkv_bf16", "q2fp8", "fp8fp8", "sage_int8_fp16", "sage_int8_fp8",
+    "mem_efficient"};
 
 std::string lower(std::string_view s) {
   std::string out(s);

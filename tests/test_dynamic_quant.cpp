@@ -181,7 +181,7 @@ TEST_CASE("granularity, calibration and role names round-trip and unknown names 
   for (const std::string& n : granularity_names()) CHECK(to_string(parse_granularity(n)) == n);
   for (const std::string& n : calibration_mode_names()) CHECK(to_string(parse_calibration_mode(n)) == n);
   CHECK(parse_tensor_role("weight") == TensorRole::weight);
-  CHECK(parse_inference_phase("prefill") == InferencePhase::prefill);
+  CHECK(parse_phase("prefill") == Phase::prefill);
   CHECK_THROWS_WITH_AS(parse_granularity("per_row"),
                        "unknown granularity 'per_row'; known: per_tensor, per_token, per_channel, per_block",
                        UnknownNameError);
@@ -855,15 +855,15 @@ TEST_CASE("AdaptivePrecisionSelector moves between candidates at the thresholds 
     s.outlier_ratio = ratio;
     return s;
   };
-  const SelectionContext decode{.phase = InferencePhase::decode, .seq_len = 4096};
-  const SelectionContext prefill{.phase = InferencePhase::prefill, .seq_len = 4096};
-  const SelectionContext kv{.phase = InferencePhase::decode, .seq_len = 4096, .is_kv_cache = true};
+  const SelectionContext decode{.phase = Phase::decode, .seq_len = 4096};
+  const SelectionContext prefill{.phase = Phase::prefill, .seq_len = 4096};
+  const SelectionContext kv{.phase = Phase::decode, .seq_len = 4096, .is_kv_cache = true};
   CHECK(sel.select_precision("q_proj", stats(4), decode) == Precision::nvfp4);
   CHECK(sel.select_precision("q_proj", stats(40), prefill) == Precision::nvfp4);  // <= low
   CHECK(sel.select_precision("q_proj", stats(60), decode) == Precision::nvfp4);   // (low, medium], decode GEMM
   CHECK(sel.select_precision("q_proj", stats(60), prefill) == Precision::fp8_e4m3);
   CHECK(sel.select_precision("k_cache", stats(60), kv) == Precision::fp8_e4m3);  // 4096 < 8192 tokens
-  const SelectionContext long_kv{.phase = InferencePhase::decode, .seq_len = 32768, .is_kv_cache = true};
+  const SelectionContext long_kv{.phase = Phase::decode, .seq_len = 32768, .is_kv_cache = true};
   CHECK(sel.select_precision("k_cache", stats(60), long_kv) == Precision::nvfp4);
   CHECK(sel.select("k_cache", stats(60), long_kv).reason ==
         "k_cache: outlier_ratio 60 in (low 40, medium 100], KV cache at seq_len 32768 >= 8192: narrowest candidate");

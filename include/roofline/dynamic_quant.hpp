@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "roofline/operators.hpp"  // Phase
 #include "roofline/precision.hpp"
 
 namespace roofline {
@@ -41,23 +42,17 @@ inline constexpr std::size_t calibration_mode_count = 3;
 /// Whether a matrix is an activation [tokens, in] or a weight [out, in]; decides what per_channel means.
 enum class TensorRole : std::uint8_t { activation, weight };
 
-/// The phase of inference an operator runs in (context for AdaptivePrecisionSelector).
-enum class InferencePhase : std::uint8_t { prefill, decode };
-
 std::string_view to_string(Granularity g);
 std::string_view to_string(CalibrationMode m);
 std::string_view to_string(TensorRole r);
-std::string_view to_string(InferencePhase p);
 std::ostream& operator<<(std::ostream& os, Granularity g);
 std::ostream& operator<<(std::ostream& os, CalibrationMode m);
 std::ostream& operator<<(std::ostream& os, TensorRole r);
-std::ostream& operator<<(std::ostream& os, InferencePhase p);
 /// Parse a canonical lowercase name ("per_token", "mse_optimal", "weight", "decode"); throws
 /// UnknownNameError listing the known names.
 Granularity parse_granularity(std::string_view text);
 CalibrationMode parse_calibration_mode(std::string_view text);
 TensorRole parse_tensor_role(std::string_view text);
-InferencePhase parse_inference_phase(std::string_view text);
 std::vector<std::string> granularity_names();
 std::vector<std::string> calibration_mode_names();
 
@@ -438,7 +433,7 @@ struct AdaptiveQuantConfig {
 
 /// Where the operator runs (the seed's context dict).
 struct SelectionContext {
-  InferencePhase phase = InferencePhase::decode;
+  Phase phase = Phase::decode;
   std::int64_t seq_len = 0;
   bool is_kv_cache = false;
 

@@ -106,8 +106,9 @@ struct AttentionShape {
 /// Which attention implementation runs. fa3 and cudnn are FA3-class Hopper kernels (wgmma + TMA).
 enum class AttentionKernel : std::uint8_t {
   unfused, fa1, fa2, fa3, fa4, cudnn, splitkv_bf16, q2fp8, fp8fp8, sage_int8_fp16, sage_int8_fp8,
+  mem_efficient,  ///< PyTorch SDPA's memory-efficient backend (xFormers-style CUTLASS kernel, FA2-class)
 };
-inline constexpr std::size_t attention_kernel_count = 11;
+inline constexpr std::size_t attention_kernel_count = 12;
 std::string_view to_string(AttentionKernel k);
 AttentionKernel parse_attention_kernel(std::string_view s);  ///< throws UnknownNameError
 
