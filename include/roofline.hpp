@@ -3,6 +3,8 @@
 #pragma once
 
 #include "roofline/calibration.hpp"
+#include "roofline/dynamic_quant.hpp"
+#include "roofline/engine.hpp"
 #include "roofline/errors.hpp"
 #include "roofline/flash_attention.hpp"
 #include "roofline/hardware.hpp"

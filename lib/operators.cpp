@@ -372,37 +372,9 @@ std::vector<Op> build_step(const ModelConfig& model, const StepConfig& config, c
     shape.causal = config.phase == Phase::prefill;
     shape.window_tokens = model.sliding_window_tokens.value_or(0);
     const Precision qkv = prec.at(OperatorType::ATTENTION, first).activation;
-    const AttentionCost ac = attention_cost(shape, config.attention, qkv, prec.kv_cache, hw, config.attention_skip_fraction);
-    Op at;
-    at.type = OperatorType::ATTENTION;
-    at.kernel = ac.kernel_class;
-    at.kernels_per_instance = ac.kernels;
-    at.math = ac.math;
-    at.support = ac.supported ? Support::native : Support::unsupported;
-    at.note = ac.supported ? ac.notes : ac.reason;
-    // A KV format no tensor-core path consumes on this GPU is dequantised to 16-bit inside the attention
-    // kernel: its bytes are read as stored (scales included), its math stays 16-bit. The pruned kernels
-    // (q2fp8, fp8fp8) define their own KV formats.
-    const bool own_kv_format = config.attention == AttentionKernel::q2fp8 || config.attention == AttentionKernel::fp8fp8;
-    if (ac.supported && !own_kv_format && format_support(hw, prec.kv_cache) == Support::emulated) {
-      at.support = Support::emulated;
-      char el[32];
-      std::snprintf(el, sizeof el, "%g", bytes_per_element(prec.kv_cache));
-      at.note = (at.note.empty() ? std::string() : at.note + "; ") + "KV cache in " + std::string(to_string(prec.kv_cache)) +
-                " (" + el + " B/element with scales) is dequantised to 16-bit inside the attention kernel: no tensor-core "
-                "path consumes " + std::string(to_string(prec.kv_cache)) + " on " + hw.name + " (sm_" +
-                std::to_string(hw.capabilities.compute_capability_major) +
-                std::to_string(hw.capabilities.compute_capability_minor) + ")";
-    }
-    at.activation_precision = qkv;
-    at.weight_precision = prec.kv_cache;
-    at.flops = ac.useful_flops;
-    at.executed_flops = ac.flops;
-    at.critical_path_flops = ac.max_cta_flops;
-    at.bytes = ac.bytes;
-    at.attention = shape;
-    at.attention_kernel = config.attention;
-    at.parallel_ctas = ac.ctas;
+    AttentionOptions attention_options;
+    attention_options.skip_fraction = config.attention_skip_fraction;
+    const Op at = attention_op(shape, config.attention, qkv, prec.kv_cache, hw, attention_options);
     ops.push_back(place(at, first, count));
 
     quantize_inputs({OperatorType::O_PROJ}, d.q_width);  // attention writes 16-bit: a separate quantise

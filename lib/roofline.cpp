@@ -1,5 +1,7 @@
 #include "roofline/roofline.hpp"
 
+#include "roofline/flash_attention.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -78,20 +80,12 @@ Calibration Calibration::priors(const HardwareSpec& hw) {
         switch (kc) {
           case KernelClass::gemm: p.memory_efficiency_fraction = 0.85; break;
           case KernelClass::attention_prefill:
-            // FlashAttention-2 reaches 300-340 TFLOP/s on H100 at head_dim 128, cuDNN / FA3 500-650
-            // (kernels.md); FA1 about half of FA2 (FlashAttention-2 paper, Fig. 4); others inferred.
-            switch (ak) {
-              case AttentionKernel::fa3:
-              case AttentionKernel::cudnn:
-              case AttentionKernel::fa4: p.compute_efficiency_fraction = 0.55; break;
-              case AttentionKernel::fa1: p.compute_efficiency_fraction = 0.17; break;
-              case AttentionKernel::unfused: p.compute_efficiency_fraction = 0.3; break;
-              default: p.compute_efficiency_fraction = 0.33; break;
-            }
-            if (mp == MathPath::tc_fp8 || mp == MathPath::tc_int8) p.compute_efficiency_fraction *= 0.8;
+            // Per attention kernel (flash_attention.hpp: published throughputs read through its model).
+            p.compute_efficiency_fraction = attention_prior_compute_efficiency(ak, mp, hw);
             p.fixed_s = 5e-6;
             break;
           case KernelClass::attention_decode:
+            p.compute_efficiency_fraction = attention_prior_compute_efficiency(ak, mp, hw);
             p.memory_efficiency_fraction = 0.85;  // good decode kernels: 85-92% of HBM bandwidth (kernels.md)
             p.fixed_s = 4e-6;
             break;
@@ -107,7 +101,6 @@ Calibration Calibration::priors(const HardwareSpec& hw) {
       }
     }
   }
-  (void)hw;
   return c;
 }
 

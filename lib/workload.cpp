@@ -233,22 +233,10 @@ std::vector<Op> workload_ops(const Workload& w, const HardwareSpec& hw, const Mo
       return {op};
     }
     case WorkloadKind::attention: {
-      const AttentionCost c = attention_cost(w.attention, w.attention_kernel, w.dtype, w.dtype, hw, w.skip_fraction);
-      if (!c.supported) throw InvalidArgumentError(c.reason);
-      Op op;
-      op.type = OperatorType::ATTENTION;
-      op.kernel = c.kernel_class;
-      op.kernels_per_instance = c.kernels;
-      op.math = c.math;
-      op.activation_precision = w.dtype;
-      op.weight_precision = w.dtype;
-      op.flops = c.useful_flops;
-      op.executed_flops = c.flops;
-      op.critical_path_flops = c.max_cta_flops;
-      op.bytes = c.bytes;
-      op.attention = w.attention;
-      op.attention_kernel = w.attention_kernel;
-      op.parallel_ctas = c.ctas;
+      AttentionOptions options;
+      options.skip_fraction = w.skip_fraction;
+      Op op = attention_op(w.attention, w.attention_kernel, w.dtype, w.dtype, hw, options);
+      if (op.support == Support::unsupported) throw InvalidArgumentError(op.note);
       return {op};
     }
     case WorkloadKind::model_step: {

@@ -76,6 +76,21 @@ if ! python3 "$src/tests/compare_json.py" "$src/tests/data/golden/report_llama3-
   failures=$((failures + 1))
 fi
 
+# recommend and compare-fa (issue 6): refusals with reasons, bad input, JSON fields.
+expect 0 "strategy +fp8_balanced" -- recommend --model llama3-8b --hw h100_sxm --phase decode --seq-len 4096
+expect 0 "fp8_balanced as designed: .*tc_fp8 tensor cores, which a100_sxm_80gb \(sm_80\) lacks" -- recommend --model llama3-8b --hw a100_sxm_80gb --seq-len 4096
+expect 0 '"predicted_speedup"' -- recommend --inline H=4096,L=32,nh=32,nkv=8,dh=128,dff=14336 --hw gb10 --seq-len 4096 --format json
+expect 0 "largest power of two that fits" -- recommend --model llama3-8b --hw h200_sxm --seq-len 32768 --objective throughput
+expect 1 "none: nothing fits on h100_sxm" -- recommend --model llama3.1-405b --hw h100_sxm --seq-len 4096
+expect 2 "inline model: unknown key 'heads'" -- recommend --inline H=4096,heads=3 --hw gb10 --seq-len 10
+expect 2 "give either --inline or --model" -- recommend --inline H=1 --model llama3-8b --hw gb10 --seq-len 10
+expect 2 "quality_budget: must be a percentage >= 0" -- recommend --model llama3-8b --hw gb10 --seq-len 10 --quality-budget -1
+expect 2 "objective: speed not in" -- recommend --model llama3-8b --hw gb10 --seq-len 10 --objective speed
+expect 0 "refused  fa3: FlashAttention-3 needs Hopper wgmma and TMA \(sm_90a\); a100_sxm_80gb is sm_80" -- compare-fa --hw a100_sxm_80gb --seq-len 4096
+expect 0 "q2fp8" -- compare-fa --hw h100_sxm --phase decode --seq-len 32768 --heads 32 --kv-heads 8 --variants --skip 0.9
+expect 0 '"block_kv": 176' -- compare-fa --hw h100_sxm --phase decode --seq-len 4096 --heads 32 --kv-heads 8 --format json
+expect 2 "attention: kv_heads 6 does not divide q_heads 32" -- compare-fa --hw h100_sxm --seq-len 128 --heads 32 --kv-heads 6
+
 if [[ $failures -ne 0 ]]; then
   echo "cli_tests: $failures failure(s)"
   exit 1

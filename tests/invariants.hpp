@@ -8,6 +8,7 @@
 
 #include <cmath>
 
+#include "roofline/engine.hpp"
 #include "roofline/roofline.hpp"
 
 namespace roofline::test {
@@ -30,6 +31,26 @@ inline void check_finite_and_above_floor(const StepPrediction& p, const Hardware
 /// (3): `later` has more tokens (longer context, longer prompt, larger batch) than `earlier`.
 inline void check_more_tokens_not_faster(const StepPrediction& earlier, const StepPrediction& later) {
   CHECK(later.time_s >= earlier.time_s * (1 - 1e-12));
+}
+
+/// (5): a recommendation is never slower than its baseline and never exceeds the GPU's memory; its
+/// selected candidate row carries the same time.
+inline void check_recommendation_not_slower(const QuantizationRecommendation& r, const HardwareSpec& hw) {
+  if (!r.feasible) return;
+  CHECK(std::isfinite(r.predicted_time_us));
+  CHECK(r.predicted_time_us > 0);
+  CHECK(r.predicted_time_us <= r.baseline_time_us * (1 + 1e-9));
+  CHECK(r.predicted_speedup >= 1 - 1e-9);
+  CHECK(r.memory_bytes <= hw.capacity_bytes());
+  CHECK(r.interval_low_us <= r.predicted_time_us);
+  CHECK(r.interval_high_us >= r.predicted_time_us);
+  int selected = 0;
+  for (const CandidateEvaluation& c : r.candidates) {
+    if (c.status != "selected") continue;
+    ++selected;
+    CHECK(c.time_s * 1e6 == doctest::Approx(r.predicted_time_us).epsilon(1e-9));
+  }
+  CHECK(selected == 1);
 }
 
 }  // namespace roofline::test

@@ -63,5 +63,6 @@ TEST_CASE("an attention kernel the GPU cannot run is refused with the reason") {
       R"({"op":"attention","phase":"prefill","batch":1,"q_heads":32,"kv_heads":8,"q_len":1024,"kv_len":1024,"head_dim":128,"causal":true,"dtype":"bf16","kernel":"fa3"})");
   const HardwareSpec& a100 = hardware().get("a100_sxm_80gb");
   CHECK_THROWS_WITH_AS(predict_workload(w, a100, Calibration::priors(a100), models()),
-                       "FlashAttention-3 needs Hopper wgmma and TMA (sm_90a); a100_sxm_80gb is sm_80", InvalidArgumentError);
+                       "FlashAttention-3 needs Hopper wgmma and TMA (sm_90a); a100_sxm_80gb is sm_80 (its sm_8x build is "
+                       "an FA2-class kernel: use fa2)", InvalidArgumentError);
 }

@@ -1,0 +1,506 @@
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <set>
+#include <string>
+
+#include "roofline/errors.hpp"
+#include "roofline/flash_attention.hpp"
+#include "test_support.hpp"
+
+using namespace roofline;
+using roofline::test::hardware;
+
+namespace {
+AttentionShape shape(std::int64_t batch, std::int64_t q_heads, std::int64_t kv_heads, std::int64_t q_len,
+                     std::int64_t kv_len, std::int64_t head_dim, bool causal) {
+  AttentionShape s;
+  s.batch = batch;
+  s.q_heads = q_heads;
+  s.kv_heads = kv_heads;
+  s.q_len = q_len;
+  s.kv_len = kv_len;
+  s.head_dim = head_dim;
+  s.causal = causal;
+  return s;
+}
+double time_of(const HardwareSpec& hw, const AttentionShape& s, AttentionKernel k, Precision p = Precision::bf16,
+               const AttentionOptions& o = {}) {
+  const FlashAttentionRoofline r(hw, Calibration::priors(hw));
+  const FlashAttentionMetrics m = r.predict_kernel(s, k, p, p, o);
+  REQUIRE_MESSAGE(m.supported, m.reason);
+  return m.predicted_time_s;
+}
+}  // namespace
+
+TEST_CASE("visible_pairs matches a brute-force count of the mask") {
+  // Row i of a q × k attention sees keys [max(0, last - w + 1), last], last = k - q + i (causal,
+  // bottom-right) or k - 1; rows with last < 0 see nothing.
+  for (std::int64_t q : {1, 3, 64, 200}) {
+    for (std::int64_t k : {1, 5, 64, 300}) {
+      for (std::int64_t w : {0, 1, 7, 64, 1000}) {
+        for (bool causal : {false, true}) {
+          AttentionShape s = shape(1, 1, 1, q, k, 64, causal);
+          s.window_tokens = w;
+          double brute = 0;
+          for (std::int64_t i = 0; i < q; ++i) {
+            const std::int64_t last = causal ? k - q + i : k - 1;
+            if (last < 0) continue;
+            const std::int64_t first = w > 0 ? std::max<std::int64_t>(0, last - w + 1) : 0;
+            brute += double(last - first + 1);
+          }
+          CAPTURE(q);
+          CAPTURE(k);
+          CAPTURE(w);
+          CAPTURE(causal);
+          CHECK(visible_pairs(s) == brute);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("causal tile counts match a per-block brute force") {
+  // FA3 on H100, causal, head_dim 128: 128 × 128 tiles; query block b ends at position min(q, (b + 1)·128) and
+  // runs ceil((kv − q + end) / 128) tiles; no GQA packing at these lengths, one head.
+  const HardwareSpec& h = hardware().get("h100_sxm");
+  for (std::int64_t q : {1000, 4097, 777, 128}) {
+    for (std::int64_t extra : {0, 1, 300}) {
+      const std::int64_t kv = q + extra;
+      const AttentionCost c =
+          attention_cost(shape(1, 1, 1, q, kv, 128, true), AttentionKernel::fa3, Precision::bf16, Precision::bf16, h);
+      REQUIRE(c.block_q == 128);
+      REQUIRE(c.block_kv == 128);
+      double tiles = 0;
+      for (std::int64_t b = 0; b * 128 < q; ++b) tiles += double((kv - q + std::min(q, (b + 1) * 128) + 127) / 128);
+      CAPTURE(q);
+      CAPTURE(kv);
+      CHECK(c.flops == 4.0 * 128 * 128 * 128 * tiles);
+    }
+  }
+  // GQA packed, a group of 7 (Qwen2.5-7B: 28/4 heads) that does not divide the 128-row tile: block b holds
+  // packed rows [128b, 128b + 127], positions floor(128b / 7) .. floor((128b + 127) / 7).
+  for (std::int64_t q : {40, 300}) {
+    const AttentionShape s = shape(1, 28, 4, q, q + 5, 128, true);
+    const AttentionCost c = attention_cost(s, AttentionKernel::fa3, Precision::bf16, Precision::bf16, h);
+    const std::int64_t rows = q * 7, blocks = (rows + 127) / 128;
+    double tiles = 0;
+    for (std::int64_t b = 0; b < blocks; ++b) {
+      const std::int64_t end = std::min(q, (128 * b + 127) / 7 + 1);
+      tiles += double((5 + end + c.block_kv - 1) / c.block_kv);
+    }
+    CAPTURE(q);
+    if (rows < 128 * 8) CHECK(c.block_q == 128);  // packed (hopper/heuristics.h should_pack_gqa)
+    CHECK(c.flops == 4.0 * 128 * 128 * double(c.block_kv) * 4 * tiles);
+  }
+  // Sliding windows (Mistral): block b's tiles run from the window start floor(first / K) to its last key.
+  for (std::int64_t q : {1000, 4097}) {
+    for (std::int64_t w : {100, 1000, 5000}) {
+      for (std::int64_t kv_heads : {32, 8, 4}) {
+        AttentionShape s = shape(2, 28 * (kv_heads == 4 ? 1 : 0) + (kv_heads == 4 ? 0 : 32), kv_heads, q, q, 128, true);
+        s.window_tokens = w;
+        const AttentionCost c = attention_cost(s, AttentionKernel::fa3, Precision::bf16, Precision::bf16, h);
+        const std::int64_t pack = c.ctas == 2 * s.q_heads * ((q + 127) / 128) ? 1 : s.q_heads / s.kv_heads;
+        const std::int64_t slots = 2 * (pack == 1 ? s.q_heads : s.kv_heads);
+        const std::int64_t K = c.block_kv, blocks = (q * pack + 127) / 128;
+        double tiles = 0;
+        for (std::int64_t b = 0; b < blocks; ++b) {
+          const std::int64_t p0 = 128 * b / pack, p1 = std::min(q, (128 * b + 127) / pack + 1);
+          const std::int64_t first = std::max<std::int64_t>(0, p0 - w + 1);
+          tiles += double((p1 + K - 1) / K - first / K);
+        }
+        CAPTURE(q);
+        CAPTURE(w);
+        CAPTURE(kv_heads);
+        CHECK(c.flops == 4.0 * 128 * 128 * double(K) * double(slots) * tiles);
+      }
+    }
+  }
+}
+
+TEST_CASE("golden: FlashAttention-1 re-reads Q, O and the statistics per K/V block (non-causal)") {
+  // A100: 166,912 B shared memory per block = 83,456 bf16 elements; d = 64: M / 4d = 326 -> Bc = 320
+  // (multiple of 16), Br = min(320, 64) = 64. Shape B = 1, H = 1, 256 queries, 1024 keys.
+  const HardwareSpec& a100 = hardware().get("a100_sxm_80gb");
+  const AttentionCost c = attention_cost(shape(1, 1, 1, 256, 1024, 64, false), AttentionKernel::fa1, Precision::bf16,
+                                         Precision::bf16, a100);
+  REQUIRE(c.supported);
+  CHECK(c.block_kv == 320);
+  CHECK(c.block_q == 64);
+  CHECK(c.ctas == 1);  // one thread block per (batch, head)
+  // 4 K/V blocks (ceil(1024/320)) × 4 query blocks = 16 visits of 64 rows = 1024 row-visits, 256 of them first.
+  // Q read per visit: 1024 · 64 · 2 = 131,072 B. O (2 B) and l, m (4 B each) read on the 768 later visits:
+  // 768 · (128 + 8) = 104,448 B; written on all 1024: 139,264 B. K and V once: 1024 · 64 · 2 · 2 = 262,144 B.
+  CHECK(c.bytes.kv_read_bytes == 262144.0);
+  CHECK(c.bytes.activations_read_bytes == 131072.0 + 104448.0);
+  CHECK(c.bytes.activations_written_bytes == 139264.0);
+  CHECK(c.bytes.total() == 636928.0);
+  // Executed: 16 tiles of 64 × 320 (keys padded to 1280): 16 · 4 · 64 · 64 · 320 = 83,886,080 FLOPs.
+  CHECK(c.flops == 83886080.0);
+  CHECK(c.useful_flops == 4.0 * 64 * 256 * 1024);
+}
+
+TEST_CASE("golden: FlashAttention-1 with a causal mask visits only blocks at or below the diagonal") {
+  // GB10: 101,376 B per block = 50,688 elements; d = 64: 50,688 / 256 = 198 -> Bc = 192, Br = 64.
+  // 512 × 512 causal: query block i (rows 64i..64i+63) sees keys up to 64i+63 -> ceil((64i + 64)/192) tiles:
+  // 1, 1, 1, 2, 2, 2, 3, 3 = 15 visits = 960 row-visits, 512 first visits.
+  const HardwareSpec& gb10 = hardware().get("gb10");
+  const AttentionCost c = attention_cost(shape(1, 1, 1, 512, 512, 64, true), AttentionKernel::fa1, Precision::bf16,
+                                         Precision::bf16, gb10);
+  REQUIRE(c.supported);
+  CHECK(c.block_kv == 192);
+  // Q: 960 · 64 · 2 = 122,880; O/l/m reads (960 − 512) · 136 = 60,928; writes 960 · 136 = 130,560;
+  // K, V: 512 · 64 · 4 = 131,072. Total 445,440 B.
+  CHECK(c.bytes.activations_read_bytes == 122880.0 + 60928.0);
+  CHECK(c.bytes.activations_written_bytes == 130560.0);
+  CHECK(c.bytes.total() == 445440.0);
+  // 15 tiles of 64 × 192: 15 · 4 · 64 · 64 · 192 = 47,185,920 FLOPs.
+  CHECK(c.flops == 47185920.0);
+}
+
+TEST_CASE("golden: FlashAttention-2 prefill tiles, padding and once-per-KV-head K/V traffic") {
+  // H100, B = 4, 8 heads (MHA), 1000 × 1000 non-causal, d = 128: tiles 128 × 64 (flash_fwd_launch_template.h,
+  // hdim 128 on sm_80/sm_90). Split heuristic: 4 · 8 · ceil(1000/64) = 512 m-blocks >= 0.8 · 264 -> 1 split.
+  const HardwareSpec& h = hardware().get("h100_sxm");
+  const AttentionCost c = attention_cost(shape(4, 8, 8, 1000, 1000, 128, false), AttentionKernel::fa2, Precision::bf16,
+                                         Precision::bf16, h);
+  REQUIRE(c.supported);
+  CHECK(c.block_q == 128);
+  CHECK(c.block_kv == 64);
+  CHECK(c.splits == 1);
+  CHECK(c.ctas == 4 * 8 * 8);
+  // Q and O: 4 · 8 · 1000 · 128 · 2 = 8,192,000 B each; K + V: 4 · 8 · 1000 · 128 · 2 · 2 = 16,384,000 B.
+  CHECK(c.bytes.total() == 8192000.0 * 2 + 16384000.0);
+  // Executed per head: 8 query tiles × 16 key tiles of 128 × 64 (1024 × 1024 padded): 4 · 128 · 1024 · 1024
+  // = 536,870,912; × 32 heads = 17,179,869,184.
+  CHECK(c.flops == 17179869184.0);
+  // 64 KB of tiles per CTA (Q 32 KB + K 16 KB + V 16 KB): 3 fit in 228 KB, registers allow 2 (4 warps).
+  CHECK(c.smem_bytes_per_cta == 65536.0);
+  CHECK(c.ctas_per_sm == 2);
+  CHECK(c.waves == 1);  // 256 CTAs <= 132 · 2
+}
+
+TEST_CASE("golden: FlashAttention-2 splits a small prefill and uses its split kernel's tiles") {
+  // H100, B = 1, 4 heads, 1000 × 1000, d = 128: 1 · 4 · ceil(1000/64) = 64 m-blocks < 211; split kernel
+  // kBlockN = 128 -> 8 K/V blocks; efficiencies (64s/264)/ceil: s = 1..8: .24 .48 .73 .97 .61 .73 .85 .97;
+  // eligible s (blocks per split change): 1, 2, 3, 4, 8; best .97, smallest >= .85 · .97: s = 4.
+  const HardwareSpec& h = hardware().get("h100_sxm");
+  const AttentionCost c = attention_cost(shape(1, 4, 4, 1000, 1000, 128, false), AttentionKernel::fa2, Precision::bf16,
+                                         Precision::bf16, h);
+  CHECK(c.splits == 4);
+  CHECK(c.block_q == 64);
+  CHECK(c.block_kv == 128);
+  CHECK(c.ctas == 4 * 16 * 4);
+  CHECK(c.kernels == 2);
+  // Partials: 4 splits · 4000 rows · (128 + 1) · 4 B = 8,256,000 B written and read; Q, O, K, V 1,024,000 each.
+  CHECK(c.bytes.total() == 4 * 1024000.0 + 2 * 8256000.0);
+  CHECK(c.workspace_bytes == 8256000.0);
+}
+
+TEST_CASE("golden: FlashAttention-3 decode packs the GQA group and splits K/V") {
+  // H100, B = 1, 32 query / 8 KV heads, 4096 cached tokens, d = 128, bf16: tile 128 × 176 (decode is not
+  // causal); packing 4 heads raises tile efficiency 1/128 -> 4/128. 8 m-blocks, ceil(4096/176) = 24 K/V
+  // blocks; eligible splits 1 2 3 4 5 6 8 12 24 with efficiencies (8s/132)/ceil: best .727 at 12 and 24; the
+  // smallest >= .85 · .727 is 12 (hopper/heuristics.h).
+  const HardwareSpec& h = hardware().get("h100_sxm");
+  const AttentionCost c = attention_cost(shape(1, 32, 8, 1, 4096, 128, false), AttentionKernel::fa3, Precision::bf16,
+                                         Precision::bf16, h);
+  REQUIRE(c.supported);
+  CHECK(c.block_q == 128);
+  CHECK(c.block_kv == 176);
+  CHECK(c.splits == 12);
+  CHECK(c.ctas == 96);
+  // K + V once per KV head 16,777,216 B; Q, O 8,192 B; partials 12 · 32 · 129 · 4 = 198,144 B both ways.
+  CHECK(c.bytes.total() == 16777216.0 + 2 * 8192.0 + 2 * 198144.0);
+  // Executed: 8 (b, kv head) × 24 tiles of 128 × 176 rows × keys: 8 · 24 · 4 · 128 · 128 · 176 = 2,214,592,512.
+  CHECK(c.flops == 2214592512.0);
+  CHECK(c.kernel_class == KernelClass::attention_decode);
+}
+
+TEST_CASE("the softmax term: exponentials at 16 per SM per clock, serial in FA2, overlapped in FA3") {
+  const HardwareSpec& h = hardware().get("h100_sxm");
+  // 67e12 FLOP/s fp32 / 2 / (128 FMA lanes / 16) = 4.1875e12 exp/s; A100: 19.5e12 / 2 / (64 / 16) = 2.4375e12.
+  CHECK(special_function_ops_per_s(h) == doctest::Approx(4.1875e12));
+  CHECK(special_function_ops_per_s(hardware().get("a100_sxm_80gb")) == doctest::Approx(2.4375e12));
+  // FA2 causal 256 × 256, one head, d = 128: 4 m-blocks of 64 < 211 slots, so FlashAttention-2 splits K/V in
+  // 2 and runs its split kernel (64 × 128 tiles): query block b sees ceil((64b + 64)/128) = 1, 1, 2, 2 tiles,
+  // 6 tiles = 49,152 score elements. Exponentials 49,152 · (1 + 1/128) = 49,536 -> 1.18295e-8 s; fp32 work
+  // 49,152 · (3.5 + 128/128) = 221,184 ops / 33.5e12 = 6.6025e-9 s. Tensor: 25,165,824 FLOPs at
+  // 989.5e12 · 2/3 (mma.sync on Hopper) = 3.8150e-8 s. Serial sum 4.9979e-8 s = 49.454e6 FLOPs at peak.
+  const AttentionCost c = attention_cost(shape(1, 1, 1, 256, 256, 128, true), AttentionKernel::fa2, Precision::bf16,
+                                         Precision::bf16, h);
+  CHECK(c.splits == 2);
+  CHECK(c.block_kv == 128);
+  CHECK(c.flops == 25165824.0);
+  CHECK(c.exp_ops == doctest::Approx(49536.0));
+  CHECK(c.alu_ops == doctest::Approx(221184.0));
+  CHECK_FALSE(c.softmax_overlapped);
+  CHECK(c.softmax_s == doctest::Approx(1.18295e-8).epsilon(1e-4));
+  CHECK(c.tensor_s == doctest::Approx(3.8150e-8).epsilon(1e-4));
+  CHECK(c.compute_flops == doctest::Approx((3.8150e-8 + 1.18295e-8) * 989.5e12).epsilon(1e-4));
+  // FA3 on the same shape overlaps: its compute term is the larger of the two, not the sum.
+  const AttentionCost f3 = attention_cost(shape(1, 1, 1, 256, 256, 128, true), AttentionKernel::fa3, Precision::bf16,
+                                          Precision::bf16, h);
+  CHECK(f3.softmax_overlapped);
+  CHECK(f3.compute_flops == doctest::Approx(std::max(f3.tensor_s, f3.softmax_s) * 989.5e12));
+}
+
+TEST_CASE("FlashAttention-4 on sm_100: two query tiles per CTA, software exp2, no routine O rescaling") {
+  const HardwareSpec& b200 = hardware().get("b200");
+  const AttentionCost c = attention_cost(shape(1, 32, 8, 8192, 8192, 128, true), AttentionKernel::fa4, Precision::bf16,
+                                         Precision::bf16, b200);
+  REQUIRE(c.supported);
+  CHECK(c.block_q == 128);
+  CHECK(c.block_kv == 128);
+  // Packed GQA: 8192 · 4 rows per KV head in CTAs of 2 · 128 rows: 128 per KV head, 1024 in all.
+  CHECK(c.ctas == 1024);
+  CHECK(c.softmax_overlapped);
+  // 12.5% of exponentials emulated (causal, hd 128): exp_ops = elements · (0.875 + 1/128); fp32 work
+  // elements · (3.5 + 0.125 · 9), no O rescaling for 16-bit inputs.
+  const double elements = c.flops / (4.0 * 128);
+  CHECK(c.exp_ops == doctest::Approx(elements * (0.875 + 1.0 / 128)));
+  CHECK(c.alu_ops == doctest::Approx(elements * (3.5 + 0.125 * 9)));
+  // The sm_90 path of the same package is FA3-class: one query tile per CTA, 128 × 128 tiles at hd 128.
+  const AttentionCost h = attention_cost(shape(1, 32, 8, 8192, 8192, 128, true), AttentionKernel::fa4, Precision::bf16,
+                                         Precision::bf16, hardware().get("h100_sxm"));
+  CHECK(h.ctas == 2048);
+  CHECK(h.block_kv == 128);
+}
+
+TEST_CASE("versions a GPU cannot run are refused with the reason") {
+  const AttentionShape s = shape(1, 32, 8, 2048, 2048, 128, true);
+  auto refused = [&](const char* gpu, AttentionKernel k, Precision p) {
+    const AttentionCost c = attention_cost(s, k, p, p, hardware().get(gpu));
+    CAPTURE(gpu);
+    CAPTURE(to_string(k));
+    CHECK_FALSE(c.supported);
+    CHECK_FALSE(c.reason.empty());
+    return c.reason;
+  };
+  CHECK(refused("a100_sxm_80gb", AttentionKernel::fa3, Precision::bf16).find("sm_80") != std::string::npos);
+  CHECK(refused("gb10", AttentionKernel::fa3, Precision::bf16).find("sm_121") != std::string::npos);
+  CHECK(refused("b200", AttentionKernel::fa3, Precision::bf16).find("use fa4 or cudnn") != std::string::npos);
+  CHECK(refused("a100_sxm_80gb", AttentionKernel::fa4, Precision::bf16).find("use fa2") != std::string::npos);
+  CHECK(refused("gb10", AttentionKernel::fa4, Precision::bf16).find("FA2-class") != std::string::npos);
+  CHECK(refused("h100_sxm", AttentionKernel::fa4, Precision::fp8_e4m3) ==
+        "FlashAttention-4's fp8 path exists only on sm_100; h100_sxm is sm_90");
+  CHECK(refused("h100_sxm", AttentionKernel::fa2, Precision::fp8_e4m3) ==
+        "FlashAttention-2 computes in fp16/bf16 only (no fp8 path)");
+  CHECK(refused("h100_sxm", AttentionKernel::fa3, Precision::fp8_e5m2) == "FlashAttention-3's fp8 path is e4m3 only");
+  CHECK(refused("a100_sxm_80gb", AttentionKernel::sage_int8_fp8, Precision::bf16).find("sm_89") != std::string::npos);
+  CHECK(refused("h100_sxm", AttentionKernel::q2fp8, Precision::bf16).find("decode kernel") != std::string::npos);
+  // Supported: FA3 bf16 and e4m3 on Hopper, FA4 bf16 on Hopper and fp8 on B200, FA2 everywhere.
+  for (const auto& [name, hw] : hardware().all()) CHECK(attention_cost(s, AttentionKernel::fa2, Precision::bf16, Precision::bf16, hw).supported);
+  CHECK(attention_cost(s, AttentionKernel::fa3, Precision::fp8_e4m3, Precision::fp8_e4m3, hardware().get("h200_sxm")).supported);
+  CHECK(attention_cost(s, AttentionKernel::fa4, Precision::bf16, Precision::bf16, hardware().get("h100_pcie")).supported);
+  CHECK(attention_cost(s, AttentionKernel::fa4, Precision::fp8_e4m3, Precision::fp8_e4m3, hardware().get("b200")).supported);
+}
+
+TEST_CASE("block sparsity: supported by FA1 and FA4 only, and it removes the skipped blocks' work and bytes") {
+  const HardwareSpec& b200 = hardware().get("b200");
+  const AttentionShape s = shape(1, 32, 8, 8192, 8192, 128, false);
+  AttentionOptions sparse;
+  sparse.block_sparse = true;
+  sparse.skip_fraction = 0.5;
+  const AttentionCost dense = attention_cost(s, AttentionKernel::fa4, Precision::bf16, Precision::bf16, b200);
+  const AttentionCost half = attention_cost(s, AttentionKernel::fa4, Precision::bf16, Precision::bf16, b200, sparse);
+  REQUIRE(half.supported);
+  CHECK(half.flops == doctest::Approx(dense.flops * 0.5));
+  CHECK(half.useful_flops == doctest::Approx(dense.useful_flops * 0.5));
+  CHECK(half.bytes.kv_read_bytes == doctest::Approx(dense.bytes.kv_read_bytes * 0.5));
+  CHECK(half.bytes.scales_bytes > 0);  // block index lists
+  for (AttentionKernel k : {AttentionKernel::fa2, AttentionKernel::cudnn, AttentionKernel::unfused}) {
+    const AttentionCost c = attention_cost(s, k, Precision::bf16, Precision::bf16, b200, sparse);
+    CHECK_FALSE(c.supported);
+    CHECK(c.reason.find("no block-sparse mode") != std::string::npos);
+  }
+  CHECK_FALSE(attention_cost(s, AttentionKernel::fa3, Precision::bf16, Precision::bf16, hardware().get("h100_sxm"), sparse).supported);
+  // FlashAttention-4 does not split block-sparse decode: one CTA per (batch, KV head).
+  const AttentionCost d = attention_cost(shape(1, 32, 8, 1, 32768, 128, false), AttentionKernel::fa4, Precision::bf16,
+                                         Precision::bf16, b200, sparse);
+  CHECK(d.splits == 1);
+  CHECK(d.ctas == 8);
+  AttentionOptions forced = sparse;
+  forced.split_kv = 4;
+  CHECK_FALSE(attention_cost(shape(1, 32, 8, 1, 32768, 128, false), AttentionKernel::fa4, Precision::bf16,
+                             Precision::bf16, b200, forced).supported);
+}
+
+TEST_CASE("golden: the seeds' pruned decode bytes (kernels.md, decode_cost.hpp)") {
+  // B = 1, 32/8 heads, 4096 tokens, d = 128. q2fp8 dense (skip 0): per token per KV head 32 (2-bit K) + 128
+  // (e5m2 residual) + 256 (V) = 416 B: 8 · 4096 · 416 = 13,631,488 B, plus fp32 scale and zero per channel
+  // 8 · 128 · 8 = 8,192 B, the keep mask 8 · 64 = 512 B, q and output 8,192 B each.
+  const HardwareSpec& h = hardware().get("h100_sxm");
+  const AttentionShape s = shape(1, 32, 8, 1, 4096, 128, false);
+  AttentionOptions one_split;
+  one_split.split_kv = 1;
+  const AttentionCost q2 = attention_cost(s, AttentionKernel::q2fp8, Precision::bf16, Precision::bf16, h, one_split);
+  CHECK(q2.bytes.kv_read_bytes == 13631488.0);
+  CHECK(q2.bytes.scales_bytes == 8192.0);
+  CHECK(q2.bytes.total() == 13631488.0 + 8192.0 + 512.0 + 2 * 8192.0);
+  CHECK(q2.kernels == 1);
+  // 90% skipped: 32 + 0.1 · 384 = 70.4 B per token per KV head.
+  AttentionOptions skip = one_split;
+  skip.skip_fraction = 0.9;
+  const AttentionCost q2s = attention_cost(s, AttentionKernel::q2fp8, Precision::bf16, Precision::bf16, h, skip);
+  CHECK(q2s.bytes.kv_read_bytes == doctest::Approx(8 * 4096 * 70.4));
+  // fp8fp8 dense moves as many K/V bytes as bf16 (128 + 128 + 256 = 512 B per token per KV head).
+  const AttentionCost f8 = attention_cost(s, AttentionKernel::fp8fp8, Precision::bf16, Precision::bf16, h, one_split);
+  CHECK(f8.bytes.kv_read_bytes == 16777216.0);
+  // Split plan (decode_args.hpp): round(2 · 132 / 8) = 33 splits, at most 64 sub-blocks / 4 = 16 and at most
+  // floor(0.125 · 4096 · 8 · 32 / (32 · 130 · 4)) = 7 partial-bounded; 64 / 7 -> 10 sub-blocks per split -> 7 splits.
+  const AttentionCost planned = attention_cost(s, AttentionKernel::q2fp8, Precision::bf16, Precision::bf16, h);
+  CHECK(planned.splits == 7);
+  CHECK(planned.kernels == 2);
+}
+
+TEST_CASE("SageAttention: int8 QK^T, 16-bit or fp8 PV, a quantisation kernel") {
+  const HardwareSpec& h = hardware().get("h100_sxm");
+  const AttentionShape s = shape(1, 8, 8, 1024, 1024, 128, false);
+  const AttentionCost c = attention_cost(s, AttentionKernel::sage_int8_fp16, Precision::bf16, Precision::bf16, h);
+  REQUIRE(c.supported);
+  CHECK(c.math == MathPath::tc_int8);
+  CHECK(c.kernels == 2);
+  // Main kernel: int8 Q (8 · 1024 · 128 = 1,048,576 B), int8 K + fp16 V (3 B per element: 3,145,728 B) and one
+  // fp32 scale per 64 keys (8 · 16 · 4 = 512 B); quantisation kernel reads Q and K in bf16 (4,194,304 B).
+  CHECK(c.bytes.kv_read_bytes == 3145728.0 + 512.0);
+  CHECK(c.bytes.activations_read_bytes == 1048576.0 + 2097152.0 + 2097152.0);
+  // The fp8 PV variant needs fp8 tensor cores; its PV runs at the fp8 rate, so its compute term is smaller.
+  const AttentionCost f = attention_cost(s, AttentionKernel::sage_int8_fp8, Precision::bf16, Precision::bf16, h);
+  CHECK(f.tensor_s < c.tensor_s);
+}
+
+TEST_CASE("the unfused path materialises S and P") {
+  const HardwareSpec& h = hardware().get("h100_sxm");
+  const AttentionCost c = attention_cost(shape(1, 4, 1, 512, 512, 64, true), AttentionKernel::unfused, Precision::bf16,
+                                         Precision::bf16, h);
+  // Scores 4 · 512 · 512 = 1,048,576; S and P 16-bit, each written and read: 8,388,608 B; workspace 4 MB.
+  // K, V expanded from 1 to 4 heads: written and read 4 · 512 · 64 · 2 · 2 = 524,288 B each way.
+  CHECK(c.workspace_bytes == 4194304.0);
+  CHECK(c.kernels == 4);
+  const double qo = 4 * 512 * 64 * 2.0;
+  const double kv = 512 * 64 * 2 * 2.0;
+  CHECK(c.bytes.total() == doctest::Approx(2 * qo + kv + 2 * 524288.0 + 8388608.0));
+  CHECK(c.flops == 4.0 * 64 * 1048576);  // the masked half is computed too
+}
+
+TEST_CASE("invariants over every profile: FA2 never slower than FA1, fused never more bytes than unfused") {
+  int checked = 0;
+  for (const auto& [name, hw] : hardware().all()) {
+    for (std::int64_t batch : {1, 8}) {
+      for (std::int64_t len : {128, 1000, 4096, 16384}) {
+        for (bool decode : {true, false}) {
+          for (bool causal : {false, true}) {
+            for (std::int64_t d : {64, 128}) {
+              const AttentionShape s = shape(batch, 32, 8, decode ? 1 : len, len, d, causal && !decode);
+              CAPTURE(name);
+              CAPTURE(batch);
+              CAPTURE(len);
+              CAPTURE(decode);
+              CAPTURE(d);
+              const double fa1 = time_of(hw, s, AttentionKernel::fa1);
+              const double fa2 = time_of(hw, s, AttentionKernel::fa2);
+              CHECK(fa2 <= fa1);
+              const AttentionCost f = attention_cost(s, AttentionKernel::fa2, Precision::bf16, Precision::bf16, hw);
+              const AttentionCost u = attention_cost(s, AttentionKernel::unfused, Precision::bf16, Precision::bf16, hw);
+              CHECK(f.bytes.total() <= u.bytes.total());
+              CHECK(f.flops >= f.useful_flops);
+              CHECK(f.compute_flops >= f.flops);
+              ++checked;
+            }
+          }
+        }
+      }
+    }
+  }
+  CHECK(checked == 6 * 2 * 4 * 2 * 2 * 2);
+}
+
+TEST_CASE("invariant: decode time grows with context for every kernel on every GPU") {
+  // At a fixed K/V decomposition (one split) time never falls as the context grows. With the kernels' own
+  // split heuristics a short context can be slower than a slightly longer one that the heuristic splits:
+  // FA3 / FA4 never split 4 or fewer K/V blocks (hopper/heuristics.h), so 486 tokens run on 8 thread
+  // blocks and 729 tokens on 48. Below 8192 tokens the automatic time may fall up to 25% under the slowest
+  // shorter context; from 8192 tokens on it never falls.
+  const AttentionKernel kernels[] = {AttentionKernel::fa2,   AttentionKernel::fa3,   AttentionKernel::fa4,
+                                     AttentionKernel::cudnn, AttentionKernel::splitkv_bf16, AttentionKernel::q2fp8,
+                                     AttentionKernel::fp8fp8};
+  AttentionOptions one_split;
+  one_split.split_kv = 1;
+  for (const auto& [name, hw] : hardware().all()) {
+    for (AttentionKernel k : kernels) {
+      if (!attention_cost(shape(1, 32, 8, 1, 64, 128, false), k, Precision::bf16, Precision::bf16, hw).supported) continue;
+      for (std::int64_t batch : {1, 4, 64}) {
+        double previous_fixed = 0, slowest_auto = 0;
+        for (std::int64_t ctx = 64; ctx <= 262144; ctx = ctx * 3 / 2) {
+          const AttentionShape s = shape(batch, 32, 8, 1, ctx, 128, false);
+          CAPTURE(name);
+          CAPTURE(std::string(to_string(k)));
+          CAPTURE(batch);
+          CAPTURE(ctx);
+          const double fixed = time_of(hw, s, k, Precision::bf16, one_split);
+          CHECK(fixed >= previous_fixed * (1 - 1e-9));
+          previous_fixed = fixed;
+          const double automatic = time_of(hw, s, k);
+          CHECK(automatic >= (ctx > 8192 ? 1 - 1e-9 : 0.75) * slowest_auto);
+          slowest_auto = std::max(slowest_auto, automatic);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("the FlashAttentionRoofline predicts through the calibrated roofline") {
+  const HardwareSpec& h = hardware().get("h100_sxm");
+  Calibration cal = Calibration::priors(h);
+  const FlashAttentionRoofline prior(h, cal);
+  FlashAttentionConfig c;  // FA2, bf16
+  const FlashAttentionMetrics a = prior.predict(1, 32, 8, 1, 32768, 128, false, c);
+  REQUIRE(a.supported);
+  CHECK(a.bound == Bound::memory);
+  CHECK(a.bottleneck == "memory");
+  CHECK(a.predicted_time_s == doctest::Approx(predict(a.op, h, cal).time_s));
+  // Halving the calibrated memory efficiency of (attention_decode, tc_16bit, fa2) doubles the memory term.
+  const ParamKey key{KernelClass::attention_decode, MathPath::tc_16bit, AttentionKernel::fa2};
+  KernelParams p = cal.params(key);
+  p.memory_efficiency_fraction /= 2;
+  cal.set(key, p);
+  const FlashAttentionMetrics b = FlashAttentionRoofline(h, cal).predict(1, 32, 8, 1, 32768, 128, false, c);
+  CHECK(b.prediction.memory_s == doctest::Approx(2 * a.prediction.memory_s));
+  CHECK(b.predicted_time_s > a.predicted_time_s);
+  // The seed's example: FA3 with fp8 on GB10 is refused (no wgmma on sm_121).
+  FlashAttentionConfig seed;
+  seed.version = FlashAttentionVersion::FA3;
+  seed.qkv_precision = Precision::fp8_e4m3;
+  seed.kv_cache_precision = parse_precision("NVFP4_KV");
+  seed.use_native_fp8 = true;
+  const FlashAttentionMetrics g = FlashAttentionRoofline(hardware().get("gb10")).predict(1, 32, 32, 1, 4096, 128, false, seed);
+  CHECK_FALSE(g.supported);
+  CHECK(g.reason.find("sm_121") != std::string::npos);
+  // use_native_fp8 off: fp8 storage, 16-bit math.
+  FlashAttentionConfig stored = seed;
+  stored.use_native_fp8 = false;
+  const FlashAttentionMetrics s = prior.predict(1, 32, 8, 1, 4096, 128, false, stored);
+  REQUIRE(s.supported);
+  CHECK(s.op.math == MathPath::tc_16bit);
+  CHECK_THROWS_AS(prior.predict(1, 32, 8, 1, 4096, 128, false, FlashAttentionConfig{.sparsity_ratio = 1.5}),
+                  InvalidArgumentError);
+  CHECK_THROWS_AS(prior.predict(1, 32, 6, 1, 4096, 128, false, c), InvalidArgumentError);
+}
+
+TEST_CASE("compare_fa_versions lists the unfused path, FA1-FA4 (refusals with reasons) and the variants") {
+  const HardwareSpec& a100 = hardware().get("a100_sxm_80gb");
+  const FlashAttentionRoofline r(a100, Calibration::priors(a100));
+  const auto rows = compare_fa_versions(r, shape(1, 32, 8, 1, 8192, 128, false), true, 0.9);
+  std::set<std::string> names;
+  for (const auto& m : rows) {
+    names.insert(m.name);
+    if (!m.supported) CHECK_FALSE(m.reason.empty());
+    if (m.supported) CHECK(m.predicted_time_s > 0);
+  }
+  for (const char* n : {"unfused", "fa1", "fa2", "fa3", "fa4", "cudnn", "splitkv_bf16", "q2fp8", "fp8fp8", "sage_int8_fp16"})
+    CHECK(names.count(n) == 1);
+  CHECK(names.count("fa3_fp8") == 0);  // A100 has no fp8 tensor cores: not listed as an fp8 option
+  CHECK(parse_flash_attention_version("FA3") == FlashAttentionVersion::FA3);
+  CHECK_THROWS_AS(parse_flash_attention_version("fa5"), UnknownNameError);
+}
