@@ -1,0 +1,58 @@
+// Guide example (docs/guide/08-cpp-api.md): the four charts of the library written as SVG files.
+// Usage: guide_charts [OUT_DIR]   (default: the current directory)
+#include <roofline.hpp>
+#include <roofline/charts.hpp>
+
+#include <iostream>
+
+using namespace roofline;
+
+int main(int argc, char** argv) {
+  const std::filesystem::path out = argc > 1 ? argv[1] : ".";
+  const HardwareRegistry gpus = HardwareRegistry::load_default();
+  const ModelRegistry models = ModelRegistry::load_default();
+  const HardwareSpec& h100 = gpus.get("h100_sxm");
+  const ModelConfig& llama = models.get("llama3-8b");
+  const Calibration calibration = calibration_for(h100, gpus);
+
+  // One decode step (8 sequences at 4096 cached tokens) and the prefill of one 4096-token prompt.
+  const PrecisionAssignment bf16 = PrecisionAssignment::uniform(Precision::bf16, Precision::bf16, Precision::bf16);
+  const StepConfig decode{.phase = Phase::decode, .batch = 8, .seq_len = 4096, .precision = bf16};
+  const StepConfig prefill{.phase = Phase::prefill, .batch = 1, .seq_len = 4096, .precision = bf16};
+  const StepPrediction d = predict_step(llama, decode, h100, calibration);
+  const StepPrediction p = predict_step(llama, prefill, h100, calibration);
+
+  // 1. The roofline: every operator of both steps under the H100's roofs.
+  RooflineChart chart = roofline_chart(h100, "Llama-3-8B bf16 on H100 SXM: decode (batch 8, context 4096) and prefill (4096)");
+  chart.subtitle = "calibration: " + d.calibration_status;
+  add_step(chart, d, Phase::decode);
+  add_step(chart, p, Phase::prefill);
+  write_file_atomically(out / "roofline.svg", render_svg(chart));
+
+  // 2. Where the time goes, by operator class.
+  write_file_atomically(out / "breakdown.svg",
+                        render_breakdown_svg({step_breakdown("decode, batch 8, context 4096", d),
+                                              step_breakdown("prefill, 4096-token prompt", p)},
+                                             BarScale::share, "Llama-3-8B bf16 on H100 SXM: time per operator class"));
+
+  // 3. Weight precisions compared (time and memory of the decode step).
+  std::vector<StrategyResult> rows;
+  for (Precision w : {Precision::bf16, Precision::fp8_e4m3, Precision::int4}) {
+    StepConfig c = decode;
+    const Precision a = w == Precision::fp8_e4m3 ? w : Precision::bf16;
+    c.precision = PrecisionAssignment::uniform(w, a, Precision::bf16);
+    rows.push_back(strategy_result(std::string(to_string(w)) + " weights", predict_step(llama, c, h100, calibration)));
+  }
+  write_file_atomically(out / "strategies.svg",
+                        render_strategy_svg(rows, "Llama-3-8B decode (batch 8, context 4096) on H100 SXM"));
+
+  // 4. Attention kernels over context length (one layer's causal prefill attention, one sequence).
+  const std::vector<KernelSeries> series = attention_sweep(
+      llama, h100, calibration, Phase::prefill, 1, {1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072},
+      {AttentionKernel::unfused, AttentionKernel::fa1, AttentionKernel::fa2, AttentionKernel::fa3, AttentionKernel::fa4});
+  write_file_atomically(out / "attention.svg",
+                        render_attention_svg(series, "Llama-3-8B prefill attention on H100 SXM, one sequence, one layer",
+                                             "calibration: " + d.calibration_status));
+  std::cout << "wrote roofline.svg, breakdown.svg, strategies.svg, attention.svg to " << out << "\n";
+  return 0;
+}
