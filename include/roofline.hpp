@@ -3,13 +3,16 @@
 #pragma once
 
 #include "roofline/calibration.hpp"
+#include "roofline/charts.hpp"
 #include "roofline/errors.hpp"
 #include "roofline/flash_attention.hpp"
 #include "roofline/hardware.hpp"
+#include "roofline/html_report.hpp"
 #include "roofline/io.hpp"
 #include "roofline/model.hpp"
 #include "roofline/operators.hpp"
 #include "roofline/precision.hpp"
+#include "roofline/progress.hpp"
 #include "roofline/report.hpp"
 #include "roofline/roofline.hpp"
 #include "roofline/units.hpp"

@@ -642,7 +642,7 @@ std::string render_svg(const RooflineChart& chart, const ChartSize& size) {
     const int steps = int(std::hypot(x1 - x0, y1 - y0) / 6) + 1;
     for (int i = 0; i <= steps; ++i) {
       const double t = double(i) / steps;
-      placer.add_obstacle({x0 + t * (x1 - x0) - 1.5, y0 + t * (y1 - y0) - 1.5, 3, 3});
+      placer.add_soft_obstacle({x0 + t * (x1 - x0) - 1.5, y0 + t * (y1 - y0) - 1.5, 3, 3});
     }
   }
   for (const RooflineCeiling& c : chart.ceilings) {
@@ -653,7 +653,7 @@ std::string render_svg(const RooflineChart& chart, const ChartSize& size) {
     const double offset =
         2.5 * (double(std::find(twins.begin(), twins.end(), &c) - twins.begin()) - (double(twins.size()) - 1) / 2);
     const double cy = ay.to_px(c.flop_per_s) + offset;
-    for (double x = ax.to_px(c.flop_per_s / bw); x < plot.right(); x += 8) placer.add_obstacle({x, cy - 1.5, 8, 3});
+    for (double x = ax.to_px(c.flop_per_s / bw); x < plot.right(); x += 8) placer.add_soft_obstacle({x, cy - 1.5, 8, 3});
     Attributes a = {{"x1", px(ax.to_px(c.flop_per_s / bw))},
                     {"y1", px(cy)},
                     {"x2", px(plot.right())},
@@ -784,7 +784,21 @@ std::string render_svg(const RooflineChart& chart, const ChartSize& size) {
     const Cluster& c = clusters[i];
     const std::string text = join(c.labels, ", ");
     const double w = text_width_px(text, kSmallPx) + 2, h = kSmallPx + 3;
-    const detail::LabelPlacer::Placement pl = placer.place(c.x, c.y, 5, w, h);
+    // The way out of the crowd: from the centre of the markers within 60 px towards this one.
+    double cx = 0, cy = 0;
+    int near = 0;
+    for (const Placed& q : placed)
+      if (std::hypot(q.x - c.x, q.y - c.y) < 60) {
+        cx += q.x;
+        cy += q.y;
+        ++near;
+      }
+    double away_x = 1, away_y = 0;
+    if (near > 1 && std::hypot(c.x - cx / near, c.y - cy / near) > 0.5) {
+      away_x = c.x - cx / near;
+      away_y = c.y - cy / near;
+    }
+    const detail::LabelPlacer::Placement pl = placer.place(c.x, c.y, 5, w, h, away_x, away_y);
     if (pl.leader) line(svg, c.x, c.y, pl.leader_x, pl.leader_y, "#888888", 0.8, "leader");
     Attributes a = with_halo(text_attrs(pl.text_x + (pl.anchor == "start" ? 1 : pl.anchor == "end" ? -1 : 0), pl.text_y,
                                         kSmallPx, pl.anchor, "point-label"));

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <set>
 #include <sstream>
 
@@ -217,7 +218,9 @@ std::string render_html(const HtmlReport& report) {
   if (!report.steps.empty()) {
     const StepReport& s = report.steps.front();
     os << "<p class=\"sub\">" << esc(step_label(s)) << "; " << esc(config_text(s)) << ". Predicted by roofline "
-       << "from " << esc(s.hw->name) << " (" << esc(s.hw->file) << ") and " << esc(s.model->name) << ".</p>\n";
+       << "from the profile " << esc(s.hw->name) << " ("
+       << esc(std::filesystem::path(s.hw->file).filename().string()) << ") and the model " << esc(s.model->name)
+       << ".</p>\n";
   }
   os << "<p class=\"note\">Contents: ";
   os << "<a href=\"#summary\">summary</a>";

@@ -34,9 +34,11 @@ std::string progress_line(std::string_view label, std::int64_t done, std::int64_
   std::string counts, times;
   if (total > 0) {
     done = std::clamp<std::int64_t>(done, 0, total);
+    // The count is padded to the total's width so that the bar does not move as it grows.
+    const int digits = int(std::to_string(total).size());
     char buf[96];
-    std::snprintf(buf, sizeof buf, "  %lld/%lld  %3d%%", static_cast<long long>(done), static_cast<long long>(total),
-                  int(100 * done / total));
+    std::snprintf(buf, sizeof buf, "  %*lld/%lld  %3d%%", digits, static_cast<long long>(done),
+                  static_cast<long long>(total), int(100 * done / total));
     counts = buf;
     if (done > 0 && done < total) times = "  " + format_duration_s(elapsed_s / double(done) * double(total - done)) + " left";
     else times = "  " + format_duration_s(elapsed_s);
@@ -44,12 +46,12 @@ std::string progress_line(std::string_view label, std::int64_t done, std::int64_
     counts = "  " + std::to_string(done);
     times = "  " + format_duration_s(elapsed_s);
   }
-  std::string head = std::string(label);
-  // The bar takes what is left after the label and the numbers, between 10 and 40 cells.
-  const int fixed = int(head.size() + counts.size() + times.size()) + 3;
-  std::string line = head;
+  std::string line(label);
   if (total > 0) {
-    const int cells = std::clamp(columns - fixed - 12, 10, 40);
+    // The bar gets what is left after the label, " [", "]", the counts, 16 columns for the time and 12 for
+    // the item, between 10 and 40 cells.
+    const int reserve = int(label.size()) + 3 + int(counts.size()) + 16 + 12;
+    const int cells = std::clamp(columns - reserve, 10, 40);
     const int filled = int(double(cells) * double(done) / double(total));
     line += " [" + std::string(std::size_t(filled), '#') + std::string(std::size_t(cells - filled), '.') + "]";
   }

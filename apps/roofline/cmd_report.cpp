@@ -66,10 +66,10 @@ const bool registered = register_command(30, [](CLI::App& app, int&) {
     StepReport r{&model, &hw, c, predict_step(model, c, hw, cal)};
     for (const OpPrediction& o : r.prediction.ops)  // a kernel the GPU cannot run: refuse, with the reason
       if (o.op.support == Support::unsupported) throw InvalidArgumentError(std::string(to_string(o.op.type)) + ": " + o.op.note);
+    write_visuals(o.visuals, r, cal, models);  // first: bad --records fail before anything is printed
     const std::string text = render_report(r, parse_report_format(o.format));
     if (o.out.empty()) std::cout << text;
     else write_file_atomically(o.out, text);
-    write_visuals(o.visuals, r, cal, models);
   });
 });
 

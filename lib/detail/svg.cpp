@@ -200,18 +200,48 @@ std::string short_number(double v, int significant) {
 
 // ---- label placement ----------------------------------------------------------------------------
 
-LabelPlacer::Placement LabelPlacer::place(double x, double y, double marker_r, double width, double height) {
-  // Candidate directions, in order of preference: right, upper right, lower right, left, above, below, ...
+bool segment_crosses(double x0, double y0, double x1, double y1, const Box& b) {
+  // Liang–Barsky clipping of the segment against the box.
+  double t0 = 0, t1 = 1;
+  const double dx = x1 - x0, dy = y1 - y0;
+  const double p[] = {-dx, dx, -dy, dy};
+  const double q[] = {x0 - b.x, b.right() - x0, y0 - b.y, b.bottom() - y0};
+  for (int i = 0; i < 4; ++i) {
+    if (p[i] == 0) {
+      if (q[i] < 0) return false;
+      continue;
+    }
+    const double t = q[i] / p[i];
+    if (p[i] < 0) t0 = std::max(t0, t);
+    else t1 = std::min(t1, t);
+    if (t0 > t1) return false;
+  }
+  return true;
+}
+
+LabelPlacer::Placement LabelPlacer::place(double x, double y, double marker_r, double width, double height,
+                                          double away_x, double away_y) {
   static constexpr double kPi = 3.14159265358979323846;
+  // Close positions in order of preference (right, upper right, lower right, left, ...), then rings
+  // further out with their directions sorted by closeness to the way out of the crowd.
   static const double near_angles_deg[] = {0, -35, 35, 180, -145, 145, -90, 90};
   std::vector<std::pair<double, double>> candidates;  // (distance from the marker edge, angle in degrees)
   for (double a : near_angles_deg) candidates.emplace_back(3.0, a);
+  const double away_deg = (away_x == 0 && away_y == 0) ? 0.0 : std::atan2(away_y, away_x) * 180.0 / kPi;
+  std::vector<double> ring_angles;
+  for (int i = 0; i < 24; ++i) ring_angles.push_back(i * 15.0 - 180);
+  auto angular_distance = [](double a, double b) {
+    const double d = std::fmod(std::fabs(a - b), 360.0);
+    return d > 180 ? 360 - d : d;
+  };
+  std::stable_sort(ring_angles.begin(), ring_angles.end(), [&](double a, double b) {
+    return angular_distance(a, away_deg) < angular_distance(b, away_deg);
+  });
   for (double ring : {16.0, 30.0, 46.0, 64.0, 86.0, 112.0})
-    for (int i = 0; i < 16; ++i) candidates.emplace_back(ring, i * 22.5 - 90);
+    for (double a : ring_angles) candidates.emplace_back(ring, a);
 
   Placement best;
-  best.overlap_px2 = -1;
-  double best_score = 0;
+  double best_score = -1;
   for (const auto& [distance, angle_deg] : candidates) {
     const double a = angle_deg * kPi / 180.0;
     const double dx = std::cos(a), dy = std::sin(a);
@@ -243,15 +273,23 @@ LabelPlacer::Placement LabelPlacer::place(double x, double y, double marker_r, d
     double overlap = 0;
     if (!bounds_.contains(p.box)) overlap += 1e9;  // outside the plot: only as a last resort
     for (const Box& o : obstacles_) overlap += overlap_area(p.box, o);
+    // Labels keep a 2 px gap between them, so that two labels never read as one.
+    const Box padded{p.box.x - 2, p.box.y - 1, p.box.w + 4, p.box.h + 2};
+    for (const Box& l : labels_) {
+      overlap += overlap_area(padded, l);
+      if (p.leader && segment_crosses(x, y, p.leader_x, p.leader_y, l)) overlap += 60;
+    }
     p.overlap_px2 = overlap;
-    const double score = overlap * 10 + distance;  // any overlap costs more than any distance
-    if (best.overlap_px2 < 0 || score < best_score) {
+    double soft = 0;
+    for (const Box& o : soft_) soft += overlap_area(p.box, o);
+    const double score = overlap * 10 + soft * 0.1 + distance;
+    if (best_score < 0 || score < best_score) {
       best = p;
       best_score = score;
     }
-    if (overlap == 0) break;  // candidates are in order of preference: the first clean one wins
+    if (overlap == 0 && soft == 0) break;  // candidates are in order of preference: the first clean one wins
   }
-  obstacles_.push_back(best.box);
+  labels_.push_back(best.box);
   return best;
 }
 

@@ -84,13 +84,16 @@ std::string decade_label(int exponent);
 std::string short_number(double v, int significant = 3);
 
 /// Greedy placement of point labels: each label goes to the first candidate position around its anchor
-/// (close positions first, then rings further out, drawn with a leader line) that overlaps no placed label,
-/// no obstacle and stays inside `bounds`; when none is free, the candidate with the least overlap wins.
+/// (close positions first, then rings further out, drawn with a leader line) that overlaps nothing and
+/// stays inside `bounds`; when none is free, the candidate with the lowest cost wins: distance in pixels +
+/// 10 per px² over a placed label or an obstacle + 0.1 per px² over a soft obstacle (a line).
 class LabelPlacer {
  public:
   explicit LabelPlacer(Box bounds) : bounds_(bounds) {}
   /// An area labels must avoid (markers, legend, other text).
   void add_obstacle(const Box& b) { obstacles_.push_back(b); }
+  /// An area labels should rather avoid (a thin line: text over it stays readable with a halo).
+  void add_soft_obstacle(const Box& b) { soft_.push_back(b); }
 
   struct Placement {
     Box box;                 ///< the label's box
@@ -102,12 +105,21 @@ class LabelPlacer {
     double leader_y = 0;
     double overlap_px2 = 0;  ///< overlap with other labels and obstacles (0: clean)
   };
-  /// Places a label of `width` × `height` pixels for a marker of radius `marker_r` at (x, y).
-  Placement place(double x, double y, double marker_r, double width, double height);
+  /// Places a label of `width` × `height` pixels for a marker of radius `marker_r` at (x, y). Far
+  /// positions are tried first in the direction (away_x, away_y), pointing out of a crowd of markers, so
+  /// that leader lines fan out instead of crossing; a leader line that crosses a placed label counts as
+  /// an overlap.
+  Placement place(double x, double y, double marker_r, double width, double height, double away_x = 1,
+                  double away_y = 0);
 
  private:
   Box bounds_;
   std::vector<Box> obstacles_;
+  std::vector<Box> soft_;
+  std::vector<Box> labels_;
 };
+
+/// Whether the segment (x0, y0)–(x1, y1) passes through the box.
+bool segment_crosses(double x0, double y0, double x1, double y1, const Box& b);
 
 }  // namespace roofline::detail

@@ -1,7 +1,7 @@
-// Guide example (docs/guide/08-cpp-api.md): the four charts of the library written as SVG files.
+// Guide example (docs/guide/08-cpp-api.md): the four charts of the library as SVG files, and the HTML
+// report of the decode step. scripts/gen-doc-images.sh runs it to make docs/images/.
 // Usage: guide_charts [OUT_DIR]   (default: the current directory)
 #include <roofline.hpp>
-#include <roofline/charts.hpp>
 
 #include <iostream>
 
@@ -9,6 +9,7 @@ using namespace roofline;
 
 int main(int argc, char** argv) {
   const std::filesystem::path out = argc > 1 ? argv[1] : ".";
+  std::filesystem::create_directories(out);
   const HardwareRegistry gpus = HardwareRegistry::load_default();
   const ModelRegistry models = ModelRegistry::load_default();
   const HardwareSpec& h100 = gpus.get("h100_sxm");
@@ -53,6 +54,11 @@ int main(int argc, char** argv) {
   write_file_atomically(out / "attention.svg",
                         render_attention_svg(series, "Llama-3-8B prefill attention on H100 SXM, one sequence, one layer",
                                              "calibration: " + d.calibration_status));
-  std::cout << "wrote roofline.svg, breakdown.svg, strategies.svg, attention.svg to " << out << "\n";
+  // 5. The HTML report: both steps, their charts, the precision comparison and the calibration status.
+  HtmlReport report = html_report({{&llama, &h100, decode, d}, {&llama, &h100, prefill, p}}, calibration);
+  report.strategies = rows;
+  report.attention = series;
+  write_file_atomically(out / "report.html", render_html(report));
+  std::cout << "wrote roofline.svg, breakdown.svg, strategies.svg, attention.svg and report.html to " << out << "\n";
   return 0;
 }

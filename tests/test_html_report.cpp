@@ -1,0 +1,154 @@
+// HTML report: one self-contained, well-formed document (nothing fetched, no scripts), with every chart
+// inline, one operator table row per operator, the calibration status and its parameters, and the
+// recommendation only when one is given.
+#include <doctest/doctest.h>
+
+#include <set>
+
+#include "roofline/html_report.hpp"
+#include "test_support.hpp"
+#include "xml_lite.hpp"
+
+using namespace roofline;
+using roofline::test::hardware;
+using roofline::test::models;
+using xml_lite::Element;
+
+namespace {
+
+StepReport report_of(const char* gpu, Phase phase, std::int64_t batch, std::int64_t seq, const char* model = "llama3-8b") {
+  const HardwareSpec& hw = hardware().get(gpu);
+  const ModelConfig& m = models().get(model);
+  StepConfig c{.phase = phase, .batch = batch, .seq_len = seq,
+               .precision = PrecisionAssignment::uniform(Precision::bf16, Precision::bf16, Precision::bf16)};
+  return {&m, &hw, c, predict_step(m, c, hw, Calibration::priors(hw))};
+}
+
+HtmlReport full_report() {
+  const HardwareSpec& hw = hardware().get("h100_sxm");
+  const StepReport d = report_of("h100_sxm", Phase::decode, 8, 4096);
+  HtmlReport r = html_report({d, report_of("h100_sxm", Phase::prefill, 8, 4096)}, Calibration::priors(hw));
+  r.strategies = compare_weight_precisions(*d.model, d.config, hw, Calibration::priors(hw));
+  r.attention = attention_sweep(*d.model, hw, Calibration::priors(hw), Phase::decode, 8, {1024, 4096},
+                                {AttentionKernel::fa2, AttentionKernel::fa3});
+  return r;
+}
+
+xml_lite::Document parse_ok(const std::string& html) {
+  xml_lite::Document d = xml_lite::parse(html);
+  INFO(d.error);
+  REQUIRE(d.ok);
+  return d;
+}
+
+}  // namespace
+
+TEST_CASE("the HTML report is one well-formed, self-contained document") {
+  const std::string html = render_html(full_report());
+  CHECK(html.rfind("<!DOCTYPE html>\n", 0) == 0);
+  const xml_lite::Document doc = parse_ok(html);  // every tag closed: XML rules hold
+  CHECK(doc.root.name == "html");
+  // Nothing to run, nothing to fetch.
+  CHECK(xml_lite::named(doc.root, "script").empty());
+  CHECK(xml_lite::named(doc.root, "link").empty());
+  CHECK(xml_lite::named(doc.root, "img").empty());
+  CHECK(xml_lite::named(doc.root, "iframe").empty());
+  for (const Element* e : xml_lite::find_all(doc.root, [](const Element&) { return true; })) {
+    CHECK(e->attr("src") == nullptr);
+    for (const auto& [k, v] : e->attrs) CHECK(k.rfind("on", 0) != 0);  // no event handlers
+    if (const std::string* href = e->attr("href")) CHECK(href->rfind("#", 0) == 0);
+  }
+  // The only URL is the SVG namespace name (an identifier, never fetched); url() only for in-page clip paths.
+  for (std::size_t i = html.find("http"); i != std::string::npos; i = html.find("http", i + 1))
+    CHECK(html.compare(i, 26, "http://www.w3.org/2000/svg") == 0);
+  for (std::size_t i = html.find("url("); i != std::string::npos; i = html.find("url(", i + 1))
+    CHECK(html.compare(i, 5, "url(#") == 0);
+  CHECK(html.find("<?xml") == std::string::npos);  // the SVGs are inlined without their XML declaration
+  // Every in-page link and clip-path reference has its target.
+  std::set<std::string> ids;
+  for (const Element* e : xml_lite::find_all(doc.root, [](const Element& x) { return x.attr("id") != nullptr; }))
+    CHECK(ids.insert(*e->attr("id")).second);  // ids unique across the inlined charts
+  for (const Element* e : xml_lite::find_all(doc.root, [](const Element& x) { return x.attr("href") != nullptr; }))
+    CHECK(ids.count(e->attr("href")->substr(1)) == 1);
+  for (const Element* e : xml_lite::find_all(doc.root, [](const Element& x) { return x.attr("clip-path") != nullptr; })) {
+    const std::string ref = *e->attr("clip-path");  // url(#id)
+    CHECK(ids.count(ref.substr(5, ref.size() - 6)) == 1);
+  }
+}
+
+TEST_CASE("the HTML report holds the charts, a table row per operator and the calibration status") {
+  const HtmlReport r = full_report();
+  const xml_lite::Document doc = parse_ok(render_html(r));
+  CHECK(xml_lite::named(doc.root, "svg").size() == 4);  // roofline, breakdown, strategies, attention
+  const auto tables = xml_lite::with_class(doc.root, "operators");
+  REQUIRE(tables.size() == 2);
+  for (std::size_t t = 0; t < 2; ++t) {
+    const Element& body = tables[t]->children.at(1);
+    REQUIRE(body.name == "tbody");
+    REQUIRE(body.children.size() == r.steps[t].prediction.ops.size());
+    for (std::size_t i = 0; i < body.children.size(); ++i)
+      CHECK(body.children[i].children.at(0).all_text() == op_label(r.steps[t].prediction.ops[i].op));
+  }
+  // The roofline chart carries both phases.
+  std::set<std::string> phases;
+  for (const Element* p : xml_lite::with_class(doc.root, "point")) {
+    if (p->has_class("decode")) phases.insert("decode");
+    if (p->has_class("prefill")) phases.insert("prefill");
+  }
+  CHECK(phases == std::set<std::string>{"decode", "prefill"});
+  // Calibration: the status and one row per parameter key the steps use.
+  const std::string text = doc.root.all_text();
+  CHECK(text.find(r.steps[0].prediction.calibration_status) != std::string::npos);
+  std::set<std::string> keys;
+  for (const StepReport& s : r.steps)
+    for (const OpPrediction& o : s.prediction.ops) keys.insert(to_string(param_key(o.op)));
+  const auto cal = xml_lite::with_class(doc.root, "calibration");
+  REQUIRE(cal.size() == 1);
+  const Element& body = cal[0]->children.at(1);
+  REQUIRE(body.children.size() == keys.size());
+  for (const Element& row : body.children) {
+    CHECK(keys.count(row.children.at(0).all_text()) == 1);
+    CHECK(row.children.at(1).all_text() == "inferred");  // priors
+    CHECK(row.children.at(3).all_text() == "unknown");   // no held-out error without measurements
+  }
+  // No recommendation was given: no section for one.
+  CHECK(xml_lite::find_all(doc.root, [](const Element& e) { return e.attr_or("id") == "recommendation"; }).empty());
+}
+
+TEST_CASE("a recommendation is shown with its reasoning, escaped") {
+  HtmlReport r = full_report();
+  r.recommendation = ReportRecommendation{"fp8 <weights> & FA3", {"first reason", "second <reason>"}};
+  r.title = "a <title>";
+  const std::string html = render_html(r);
+  const xml_lite::Document doc = parse_ok(html);
+  CHECK(html.find("<weights>") == std::string::npos);
+  const auto section = xml_lite::find_all(doc.root, [](const Element& e) { return e.attr_or("id") == "recommendation"; });
+  REQUIRE(section.size() == 1);
+  const auto reasons = xml_lite::with_class(doc.root, "reasoning");
+  REQUIRE(reasons.size() == 1);
+  REQUIRE(reasons[0]->children.size() == 2);
+  CHECK(reasons[0]->children[1].all_text() == "second <reason>");
+  CHECK(xml_lite::named(doc.root, "title").at(0)->all_text() == "a <title>");
+  CHECK(doc.root.all_text().find("fp8 <weights> & FA3") != std::string::npos);
+}
+
+TEST_CASE("compare_weight_precisions offers what the GPU runs natively or by dequantisation") {
+  auto labels = [](const char* gpu) {
+    const StepReport d = report_of(gpu, Phase::decode, 1, 1024);
+    std::vector<std::string> out;
+    for (const StrategyResult& s : compare_weight_precisions(*d.model, d.config, *d.hw, Calibration::priors(*d.hw))) {
+      out.push_back(s.label);
+      CHECK(s.highlighted == (s.label == "W bf16 / A bf16"));  // the requested configuration
+    }
+    return out;
+  };
+  CHECK(labels("a100_sxm_80gb") == std::vector<std::string>{"W bf16 / A bf16", "W int4 / A bf16"});
+  CHECK(labels("h100_sxm") == std::vector<std::string>{"W bf16 / A bf16", "W fp8_e4m3 / A fp8_e4m3", "W int4 / A bf16"});
+  CHECK(labels("b200") ==
+        std::vector<std::string>{"W bf16 / A bf16", "W fp8_e4m3 / A fp8_e4m3", "W int4 / A bf16", "W nvfp4 / A nvfp4"});
+  // Fewer weight bits, less time in a memory-bound decode step (invariant 4 of STYLE.md, seen through time).
+  const StepReport d = report_of("h100_sxm", Phase::decode, 1, 1024);
+  const auto rows = compare_weight_precisions(*d.model, d.config, *d.hw, Calibration::priors(*d.hw));
+  CHECK(rows[1].time_s < rows[0].time_s);
+  CHECK(rows[2].memory.weights_bytes < rows[1].memory.weights_bytes);
+}
