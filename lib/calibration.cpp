@@ -328,12 +328,14 @@ CalibrationResult calibrate(const std::vector<MeasurementRecord>& records, const
     kf.key = key;
     kf.records = int(samples.size());
     const KernelParams prior = priors.params(key);
-    std::vector<double> meas, prior_pred;
+    std::vector<double> meas, prior_pred, floor_pred;
     for (const Sample* s : samples) {
       meas.push_back(s->record->median_s);
       prior_pred.push_back(predict(s->op, hw, priors).time_s);
+      floor_pred.push_back(datasheet_floor_s(s->op, hw));
     }
     kf.prior_cv = error_stats(prior_pred, meas);
+    kf.datasheet = error_stats(floor_pred, meas);
     if (kf.records < opt.min_records) {
       kf.fitted = false;
       kf.params = prior;
@@ -423,10 +425,16 @@ CalibrationResult calibrate(const std::vector<MeasurementRecord>& records, const
   return result;
 }
 
+double datasheet_roofline_s(const Workload& w, const HardwareSpec& hw, const ModelRegistry& models) {
+  double t = 0;
+  for (const Op& op : workload_ops(w, hw, models)) t += datasheet_floor_s(op, hw) * op.instances;
+  return t;
+}
+
 std::vector<EvaluationGroup> evaluate(const std::vector<MeasurementRecord>& records, const HardwareSpec& hw,
                                       const Calibration& calibration, const ModelRegistry& models) {
   const Calibration priors = Calibration::priors(hw);
-  std::map<std::string, std::array<std::vector<double>, 3>> groups;  // prior, calibrated, measured
+  std::map<std::string, std::array<std::vector<double>, 4>> groups;  // prior, calibrated, measured, datasheet
   for (const MeasurementRecord& r : records) {
     if (!r.ok || r.device.hw_profile != hw.name) continue;
     std::string name = r.suite + " ";
@@ -443,12 +451,14 @@ std::vector<EvaluationGroup> evaluate(const std::vector<MeasurementRecord>& reco
       g[0].push_back(predict_workload(r.workload, hw, priors, models).time_s);
       g[1].push_back(predict_workload(r.workload, hw, calibration, models).time_s);
       g[2].push_back(r.median_s);
+      g[3].push_back(datasheet_roofline_s(r.workload, hw, models));
     } catch (const Error&) {
       continue;  // unknown model or unsupported kernel: not evaluable here
     }
   }
   std::vector<EvaluationGroup> out;
-  for (auto& [name, g] : groups) out.push_back({name, error_stats(g[0], g[2]), error_stats(g[1], g[2])});
+  for (auto& [name, g] : groups)
+    out.push_back({name, error_stats(g[3], g[2]), error_stats(g[0], g[2]), error_stats(g[1], g[2])});
   return out;
 }
 
@@ -475,13 +485,17 @@ void save_calibration(const CalibrationResult& r, const std::filesystem::path& f
                       {"interval_fraction", {p.interval_low_fraction, p.interval_high_fraction}},
                       {"records", f.records},
                       {"iterations", f.iterations},
+                      {"datasheet_error", stats_json(f.datasheet)},
                       {"prior_error", stats_json(f.prior_cv)},
                       {"train_error", stats_json(f.train)},
                       {"heldout_error", stats_json(f.heldout_cv)}});
   }
   nlohmann::json evals = nlohmann::json::array();
   for (const EvaluationGroup& g : r.evaluations)
-    evals.push_back({{"group", g.name}, {"prior_error", stats_json(g.prior)}, {"calibrated_error", stats_json(g.calibrated)}});
+    evals.push_back({{"group", g.name},
+                     {"datasheet_error", stats_json(g.datasheet)},
+                     {"prior_error", stats_json(g.prior)},
+                     {"calibrated_error", stats_json(g.calibrated)}});
   nlohmann::json speedups = nlohmann::json::array();
   for (const SpeedupCheck& s : r.speedups)
     speedups.push_back({{"workload", s.workload}, {"measured", s.measured_speedup}, {"predicted", s.predicted_speedup},

@@ -111,20 +111,31 @@ Calibration Calibration::priors(const HardwareSpec& hw) {
   return c;
 }
 
+namespace {
+// ceil for non-negative values below 2^53 through a truncating conversion (baseline x86-64 has no
+// rounding instruction, and std::ceil becomes a library call on the hot path).
+inline double ceil_nonneg(double x) {
+  const double t = double(std::int64_t(x));
+  return t < x ? t + 1.0 : t;
+}
+}  // namespace
+
 double gemm_compute_s(const GemmShape& g, double flop_per_s, double efficiency, int sm_count) {
-  // Tile shapes of cuBLAS-class kernels (M × N); split-K only when the tiles leave SMs idle.
-  static constexpr std::int64_t tiles[][2] = {{128, 256}, {256, 128}, {128, 128}, {64, 128}};
-  static constexpr std::int64_t splits[] = {1, 2, 4, 8};
-  const double per_sm = flop_per_s * efficiency / double(sm_count);
+  // Tile shapes of cuBLAS-class kernels (M × N); split-K only while the tiles leave SMs idle.
+  // Floating-point ceilings instead of 64-bit integer divisions: this runs once per GEMM prediction.
+  static constexpr double tiles[][2] = {{128, 256}, {256, 128}, {128, 128}, {64, 128}};
+  static constexpr double splits[] = {1, 2, 4, 8};
+  const double sms = double(sm_count);
+  const double per_sm = flop_per_s * efficiency / sms;
+  const double m = double(g.m), n = double(g.n), k = double(g.k), groups = double(g.groups);
   double best = std::numeric_limits<double>::infinity();
   for (const auto& t : tiles) {
-    const std::int64_t count = ((g.m + t[0] - 1) / t[0]) * ((g.n + t[1] - 1) / t[1]) * g.groups;
-    for (std::int64_t s : splits) {
-      if (s > 1 && (count * (s / 2) >= sm_count || g.k / s < 256)) break;
-      const std::int64_t ctas = count * s;
-      const std::int64_t waves = (ctas + sm_count - 1) / sm_count;
-      const double k_per = double((g.k + s - 1) / s);
-      best = std::min(best, double(waves) * 2.0 * double(t[0]) * double(t[1]) * k_per / per_sm);
+    const double count = ceil_nonneg(m / t[0]) * ceil_nonneg(n / t[1]) * groups;
+    const double tile_flops = 2.0 * t[0] * t[1] / per_sm;
+    for (double s : splits) {
+      if (s > 1 && (count * (s / 2) >= sms || k / s < 256)) break;
+      const double waves = ceil_nonneg(count * s / sms);
+      best = std::min(best, waves * tile_flops * ceil_nonneg(k / s));
     }
   }
   return best;
@@ -171,13 +182,13 @@ Prediction predict(const Op& op, const HardwareSpec& hw, const Calibration& cali
   if (op.parallel_ctas > 0)
     occupancy = std::min(1.0, double(op.parallel_ctas) / (double(sms) * p.occupancy_fraction));
   r.memory_s = r.bytes / (bw * p.memory_efficiency_fraction * occupancy);
-  const double e = p.overlap_exponent;
-  double body = 0;
-  if (r.compute_s > 0 && r.memory_s > 0) {
-    const double hi = std::max(r.compute_s, r.memory_s);
-    body = hi * std::pow(std::pow(r.compute_s / hi, e) + std::pow(r.memory_s / hi, e), 1.0 / e);
-  } else {
-    body = r.compute_s + r.memory_s;
+  // Smooth max: hi · (1 + (lo/hi)^p)^(1/p); the correction vanishes when one term dominates.
+  const double hi = std::max(r.compute_s, r.memory_s), lo = std::min(r.compute_s, r.memory_s);
+  double body = hi;
+  if (lo > 0) {
+    const double q = std::exp(p.overlap_exponent * std::log(lo / hi));  // (lo/hi)^p; cheaper than pow
+    if (q > 1e-4) body = hi * std::pow(1.0 + q, 1.0 / p.overlap_exponent);
+    else body = hi * (1.0 + q / p.overlap_exponent);  // first-order term; relative error < 1e-8
   }
   r.fixed_s = p.fixed_s * double(op.kernels_per_instance);
   r.time_s = r.fixed_s + body;

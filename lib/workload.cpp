@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdio>
+
 #include "detail/json_reader.hpp"
 #include "roofline/errors.hpp"
 #include "roofline/flash_attention.hpp"
@@ -24,11 +26,8 @@ namespace {
 constexpr std::string_view elementwise_names[] = {"rmsnorm", "rope", "silu_mul", "add", "kv_write", "quantize_fp8", "embedding"};
 constexpr std::string_view stream_names[] = {"read", "write", "copy"};
 
-std::vector<std::string> names_of(std::initializer_list<std::string_view> l) { return {l.begin(), l.end()}; }
-
-Precision dtype_of(const detail::JsonObject& o, const std::string& key, const std::vector<std::string>& allowed) {
-  const std::string s = o.choice(key, allowed);
-  return parse_precision(s);
+Precision dtype_of(const detail::JsonObject& o, const std::string& key, std::initializer_list<std::string_view> allowed) {
+  return parse_precision(o.choice(key, allowed));
 }
 }  // namespace
 
@@ -38,7 +37,7 @@ Workload parse_workload(std::string_view text, const std::string& file, int line
   const nlohmann::json j = detail::parse_json(std::string(text), file, line > 0 ? line - 1 : 0);
   const detail::JsonObject o(j, file, line, "");
   Workload w;
-  const std::string op = o.choice("op", {"gemm", "attention", "model_step", "stream", "elementwise", "launch"});
+  const std::string_view op = o.choice("op", {"gemm", "attention", "model_step", "stream", "elementwise", "launch"});
   if (op == "gemm") {
     o.allow_only({"op", "m", "n", "k", "dtype"});
     w.kind = WorkloadKind::gemm;
@@ -82,15 +81,15 @@ Workload parse_workload(std::string_view text, const std::string& file, int line
   } else if (op == "stream") {
     o.allow_only({"op", "kind", "bytes"});
     w.kind = WorkloadKind::stream;
-    const std::string k = o.choice("kind", names_of({"read", "write", "copy"}));
+    const std::string_view k = o.choice("kind", {"read", "write", "copy"});
     for (std::size_t i = 0; i < 3; ++i)
       if (stream_names[i] == k) w.stream = StreamKind(i);
     w.bytes = o.positive_integer("bytes");
   } else if (op == "elementwise") {
     o.allow_only({"op", "kind", "rows", "cols", "dtype"});
     w.kind = WorkloadKind::elementwise;
-    const std::string k =
-        o.choice("kind", names_of({"rmsnorm", "rope", "silu_mul", "add", "kv_write", "quantize_fp8", "embedding"}));
+    const std::string_view k =
+        o.choice("kind", {"rmsnorm", "rope", "silu_mul", "add", "kv_write", "quantize_fp8", "embedding"});
     for (std::size_t i = 0; i < std::size(elementwise_names); ++i)
       if (elementwise_names[i] == k) w.elementwise = ElementwiseKind(i);
     w.rows = o.positive_integer("rows");
@@ -297,6 +296,47 @@ WorkloadPrediction predict_workload(const Workload& w, const HardwareSpec& hw, c
     }
   }
   return r;
+}
+
+namespace {
+void append_escaped(std::string& out, std::string_view s) {
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += c;
+        }
+    }
+  }
+}
+}  // namespace
+
+bool predict_line(std::string_view line, const std::string& file, int line_number, const HardwareSpec& hw,
+                  const Calibration& calibration, const ModelRegistry& models, std::string& out) {
+  out.clear();
+  try {
+    const Workload w = parse_workload(line, file, line_number);
+    const WorkloadPrediction p = predict_workload(w, hw, calibration, models);
+    char buf[256];
+    std::snprintf(buf, sizeof buf,
+                  "{\"predicted_s\":%.6g,\"bound\":\"%s\",\"interval_s\":[%.6g,%.6g],\"flops\":%.6g,\"bytes\":%.6g}",
+                  p.time_s, to_string(p.bound).data(), p.interval_low_s, p.interval_high_s, p.flops, p.bytes);
+    out = buf;
+    return true;
+  } catch (const Error& e) {
+    out = "{\"error\":\"";
+    append_escaped(out, e.what());
+    out += "\"}";
+    return false;
+  }
 }
 
 }  // namespace roofline

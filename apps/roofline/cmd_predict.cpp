@@ -1,5 +1,4 @@
 // roofline predict: batch prediction of JSON Lines workloads (docs/measurement-records.md, "Workloads").
-#include <cstdio>
 #include <fstream>
 #include <iostream>
 
@@ -11,28 +10,6 @@
 
 namespace roofline::cli {
 namespace {
-
-std::string json_escape(const std::string& s) {
-  std::string out;
-  out.reserve(s.size() + 8);
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out;
-}
 
 struct PredictOptions {
   HardwareChoice hw;
@@ -59,25 +36,14 @@ const bool registered = register_command(40, [](CLI::App& app, int& exit_code) {
     }
     std::ios::sync_with_stdio(false);
     const std::string name = o.workloads == "-" ? "<stdin>" : o.workloads;
-    std::string line, out;
+    std::string line, answer, out;
     out.reserve(1 << 16);
     int n = 0;
     bool failed = false;
-    char buf[256];
     while (std::getline(*in, line)) {
-      ++n;
-      try {
-        const Workload w = parse_workload(line, name, n);
-        const WorkloadPrediction p = predict_workload(w, hw, cal, models);
-        std::snprintf(buf, sizeof buf,
-                      "{\"predicted_s\":%.6g,\"bound\":\"%s\",\"interval_s\":[%.6g,%.6g],\"flops\":%.6g,\"bytes\":%.6g}\n",
-                      p.time_s, std::string(to_string(p.bound)).c_str(), p.interval_low_s, p.interval_high_s, p.flops,
-                      p.bytes);
-        out += buf;
-      } catch (const Error& e) {
-        failed = true;
-        out += "{\"error\":\"" + json_escape(e.what()) + "\"}\n";
-      }
+      if (!predict_line(line, name, ++n, hw, cal, models, answer)) failed = true;
+      out += answer;
+      out += '\n';
       if (out.size() > (1 << 16)) {
         std::cout << out;
         out.clear();

@@ -96,6 +96,7 @@ struct KeyFit {
   bool converged = true;
   int iterations = 0;
   KernelParams params;
+  ErrorStats datasheet;      ///< the plain datasheet roofline max(FLOPs/peak, bytes/bandwidth), same records
   ErrorStats prior_cv;       ///< priors, on the same records
   ErrorStats train;          ///< the final fit on its own records
   ErrorStats heldout_cv;     ///< k-fold over shapes: each fold predicted by a fit on the others
@@ -106,6 +107,7 @@ struct KeyFit {
 /// Evaluation of records that were never fitted (hold-out suites, model steps), grouped by a label.
 struct EvaluationGroup {
   std::string name;  ///< e.g. "gemm_holdout gemm/tc_fp8", "model_step decode fp8_e4m3"
+  ErrorStats datasheet;  ///< the plain datasheet roofline (no efficiencies, no fixed costs)
   ErrorStats prior;
   ErrorStats calibrated;
   bool operator==(const EvaluationGroup&) const = default;
@@ -139,6 +141,10 @@ struct CalibrationResult {
 /// counted). Throws InvalidArgumentError when no key has enough records.
 CalibrationResult calibrate(const std::vector<MeasurementRecord>& records, const HardwareSpec& hw,
                             const ModelRegistry& models, const FitOptions& options = {});
+
+/// The plain datasheet roofline of a workload: the sum over its operators of max(FLOPs / peak,
+/// bytes / bandwidth), no efficiency and no fixed cost; the baseline every calibrated number is compared to.
+double datasheet_roofline_s(const Workload& w, const HardwareSpec& hw, const ModelRegistry& models);
 
 /// Predicts `records` with `calibration` and groups the errors (suite, key) as `calibrate` does for
 /// its evaluation-only suites; used to check a transferred calibration on another GPU's records.

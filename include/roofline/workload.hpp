@@ -77,4 +77,10 @@ struct WorkloadPrediction {
 WorkloadPrediction predict_workload(const Workload& w, const HardwareSpec& hw, const Calibration& calibration,
                                     const ModelRegistry& models);
 
+/// One line of batch prediction: the JSON answer for one workload line (no trailing newline), either
+/// {"predicted_s":..,"bound":..,"interval_s":[lo,hi],"flops":..,"bytes":..} or {"error":"<message>"}.
+/// Returns false when the line could not be predicted.
+bool predict_line(std::string_view line, const std::string& file, int line_number, const HardwareSpec& hw,
+                  const Calibration& calibration, const ModelRegistry& models, std::string& out);
+
 }  // namespace roofline

@@ -56,9 +56,15 @@ void JsonObject::fail(const std::string& key, const std::string& problem) const 
 }
 
 void JsonObject::allow_only(std::initializer_list<const char*> allowed) const {
-  std::set<std::string> s;
-  for (const char* a : allowed) s.insert(a);
-  allow_only(s);
+  for (auto it = j_->begin(); it != j_->end(); ++it) {
+    bool ok = false;
+    for (const char* a : allowed) ok = ok || it.key() == a;
+    if (!ok) {  // build the sorted list only for the message
+      std::set<std::string> s;
+      for (const char* a : allowed) s.insert(a);
+      allow_only(s);
+    }
+  }
 }
 
 void JsonObject::allow_only(const std::set<std::string>& allowed) const {
@@ -93,6 +99,17 @@ std::string JsonObject::choice(const std::string& key, const std::vector<std::st
     if (c == s) return s;
   std::string known;
   for (const std::string& c : choices) known += (known.empty() ? "" : ", ") + c;
+  fail(key, "must be one of " + known + ", got '" + s + "'");
+}
+
+std::string_view JsonObject::choice(const std::string& key, std::initializer_list<std::string_view> choices) const {
+  const nlohmann::json& c = child(key);
+  if (!c.is_string()) fail(key, "must be a string, got " + type_name(c));
+  const std::string& s = c.get_ref<const std::string&>();
+  for (std::string_view ch : choices)
+    if (ch == s) return ch;
+  std::string known;
+  for (std::string_view ch : choices) known += (known.empty() ? "" : ", ") + std::string(ch);
   fail(key, "must be one of " + known + ", got '" + s + "'");
 }
 

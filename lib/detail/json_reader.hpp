@@ -9,6 +9,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "roofline/errors.hpp"
@@ -32,6 +33,8 @@ class JsonObject {
   JsonObject object(const std::string& key) const;
   std::string string(const std::string& key) const;
   std::string choice(const std::string& key, const std::vector<std::string>& choices) const;
+  /// The same without allocating the list (hot path of batch prediction).
+  std::string_view choice(const std::string& key, std::initializer_list<std::string_view> choices) const;
   double number(const std::string& key) const;
   double positive(const std::string& key) const;
   std::int64_t positive_integer(const std::string& key) const;

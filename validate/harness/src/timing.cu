@@ -155,33 +155,53 @@ TimeStats time_gpu(const std::function<void(cudaStream_t, int)>& launch, const T
         session.pop_label();
       }
     }
-    const std::vector<KernelActivity> kernels = session.flush();
+    const std::vector<KernelActivity> kernels = session.flush();  // sorted by start time
+    std::vector<std::vector<const KernelActivity*>> per_sample(repetitions);
+    std::vector<const KernelActivity*> timed;  // every kernel but the spin kernels, in start order
+    for (const KernelActivity& k : kernels) {
+      if (k.name.find("roofline_timing_spin") != std::string::npos) continue;
+      timed.push_back(&k);
+      const auto it = sample_of_id.find(k.external_id);
+      if (it != sample_of_id.end()) per_sample[it->second].push_back(&k);
+    }
+    stats.grouping = "external_correlation";
+    const bool complete = std::all_of(per_sample.begin(), per_sample.end(), [](const auto& v) { return !v.empty(); });
+    if (!complete && !timed.empty() && timed.size() % static_cast<std::size_t>(repetitions) == 0) {
+      // CUPTI gave no usable external correlation: the samples ran one after another on one stream, so
+      // the kernels split evenly in start order.
+      const std::size_t each = timed.size() / static_cast<std::size_t>(repetitions);
+      for (int i = 0; i < repetitions; ++i) {
+        per_sample[i].assign(timed.begin() + i * each, timed.begin() + (i + 1) * each);
+      }
+      stats.grouping = "start_order";
+    }
     std::vector<std::uint64_t> first(repetitions, UINT64_MAX), last(repetitions, 0);
     std::vector<double> sum(repetitions, 0.0);
     std::vector<int> count(repetitions, 0);
-    for (const KernelActivity& k : kernels) {
-      const auto it = sample_of_id.find(k.external_id);
-      if (it == sample_of_id.end()) continue;  // the spin kernel and anything unlabelled
-      const int i = it->second;
-      sum[i] += k.duration_s();
-      count[i] += 1;
-      first[i] = std::min(first[i], k.start_ns);
-      last[i] = std::max(last[i], k.end_ns);
+    for (int i = 0; i < repetitions; ++i) {
+      for (const KernelActivity* k : per_sample[i]) {
+        sum[i] += k->duration_s();
+        count[i] += 1;
+        first[i] = std::min(first[i], k->start_ns);
+        last[i] = std::max(last[i], k->end_ns);
+      }
     }
     std::vector<double> spans;
     for (int i = 0; i < repetitions; ++i) {
       if (count[i] == 0) {
         throw CuptiError("time_gpu: CUPTI delivered no kernel record for timed sample " + std::to_string(i) + " of " +
                              std::to_string(repetitions) + " (dropped records: " +
-                             std::to_string(session.dropped_records()) + ")",
+                             std::to_string(session.dropped_records()) + "; " + std::to_string(timed.size()) +
+                             " kernels seen in all)",
                          CUPTI_ERROR_UNKNOWN);
       }
       samples[i] = sum[i] / calls;
       spans.push_back(static_cast<double>(last[i] - first[i]) * 1e-9 / calls);
     }
-    const int per_sample = count[0];
-    const bool uniform = std::all_of(count.begin(), count.end(), [&](int c) { return c == per_sample; });
-    stats.kernels_per_call = (uniform && per_sample % calls == 0) ? per_sample / calls : 0;
+    for (const KernelActivity* k : per_sample[0]) stats.kernel_names.push_back(k->name);
+    const int first_count = count[0];
+    const bool uniform = std::all_of(count.begin(), count.end(), [&](int c) { return c == first_count; });
+    stats.kernels_per_call = (uniform && first_count % calls == 0) ? first_count / calls : 0;
     stats.span_median_s = median_of(spans);
   }
 

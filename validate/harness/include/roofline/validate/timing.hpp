@@ -25,6 +25,9 @@ struct TimeStats {
   int kernels_per_call = 0;      ///< kernels one call launched (CUPTI path; 0 when not observed)
   double span_median_s = 0;      ///< CUPTI path: median over samples of (last end − first start) / calls
   double total_timed_s = 0;      ///< sum of all timed samples × calls (how long the timed phase ran on the GPU)
+  std::vector<std::string> kernel_names;  ///< CUPTI path: the kernels of the first timed sample, in order
+  std::string grouping;          ///< CUPTI path: how kernels were tied to samples ("external_correlation",
+                                 ///< or "start_order" when CUPTI delivered no external correlation)
 };
 
 struct TimingOptions {

@@ -1,0 +1,10 @@
+// Instantiations of the pruned decode launcher: format q2, head_dim 64 (split into files for parallel builds).
+#include "decode_kernels.cuh"
+namespace roofline::validate::decode {
+template LaunchInfo launch_pruned<0, 64, 4, 32>(const PrunedLaunch&, const PrunedPointers&, DecodeWorkspace&, cudaStream_t);
+template LaunchInfo launch_pruned<0, 64, 4, 64>(const PrunedLaunch&, const PrunedPointers&, DecodeWorkspace&, cudaStream_t);
+template LaunchInfo launch_pruned<0, 64, 4, 128>(const PrunedLaunch&, const PrunedPointers&, DecodeWorkspace&, cudaStream_t);
+template LaunchInfo launch_pruned<0, 64, 8, 32>(const PrunedLaunch&, const PrunedPointers&, DecodeWorkspace&, cudaStream_t);
+template LaunchInfo launch_pruned<0, 64, 8, 64>(const PrunedLaunch&, const PrunedPointers&, DecodeWorkspace&, cudaStream_t);
+template LaunchInfo launch_pruned<0, 64, 8, 128>(const PrunedLaunch&, const PrunedPointers&, DecodeWorkspace&, cudaStream_t);
+}  // namespace roofline::validate::decode
