@@ -420,6 +420,7 @@ int add_measured_kernels(RooflineChart& chart, const std::vector<MeasurementReco
     const double intensity = p.flops / p.bytes;
     const Phase phase = k == WorkloadKind::attention ? r.workload.phase : Phase::decode;
     RooflinePoint predicted;
+    predicted.kind = PointKind::kernel_prediction;
     predicted.label = r.label;
     predicted.phase = phase;
     predicted.math = math;
@@ -551,7 +552,7 @@ std::string render_svg(const RooflineChart& chart, const ChartSize& size) {
     for (const RooflineCeiling& c : chart.ceilings) measured_roof |= c.measured;
     for (const MemoryRoof& m : chart.memory_roofs) measured_roof |= m.measured;
     for (const RooflinePoint* p : drawable) {
-      any_measured |= p->kind == PointKind::measured;
+      any_measured |= p->kind != PointKind::predicted;
       if (p->kind == PointKind::predicted) (p->phase == Phase::decode ? any_decode : any_prefill) = true;
     }
     legend.push_back({LegendEntry::swatch_line, kMuted, Marker::circle, false, "datasheet roof"});
@@ -559,7 +560,10 @@ std::string render_svg(const RooflineChart& chart, const ChartSize& size) {
     if (any_decode) legend.push_back({LegendEntry::swatch_marker, kMuted, Marker::circle, false, "decode operator (predicted)"});
     if (any_prefill)
       legend.push_back({LegendEntry::swatch_marker, kMuted, Marker::square, false, "prefill operator (predicted)"});
-    if (any_measured) legend.push_back({LegendEntry::swatch_marker, kMuted, Marker::diamond, true, "measured kernel"});
+    if (any_measured) {
+      legend.push_back({LegendEntry::swatch_marker, kMuted, Marker::diamond, true, "measured kernel"});
+      legend.push_back({LegendEntry::swatch_marker, kMuted, Marker::diamond, false, "its prediction"});
+    }
   }
   const Box legend_at = legend_box(legend, plot.x + 10, plot.y + 10);
   for (int extra = 0; extra < 4; ++extra) {
@@ -571,7 +575,10 @@ std::string render_svg(const RooflineChart& chart, const ChartSize& size) {
     ax.min /= 10;
   }
 
-  const std::string id = id_prefix("roofline", chart.title + std::to_string(chart.points.size()));
+  std::string fingerprint = chart.title + "|" + chart.subtitle;
+  for (const RooflinePoint& p : chart.points) fingerprint += "|" + p.label + std::to_string(p.flop_per_s);
+  for (const RooflineCeiling& c : chart.ceilings) fingerprint += "|" + std::to_string(c.flop_per_s);
+  const std::string id = id_prefix("roofline", fingerprint);
   svg.open("defs", {});
   svg.open("clipPath", {{"id", id + "-plot"}});
   svg.leaf("rect", {{"x", px(plot.x)}, {"y", px(plot.y)}, {"width", px(plot.w)}, {"height", px(plot.h)}});
@@ -672,24 +679,36 @@ std::string render_svg(const RooflineChart& chart, const ChartSize& size) {
   {
     const double slope_deg =
         std::atan2(ay.to_px(10.0) - ay.to_px(1.0), ax.to_px(10.0) - ax.to_px(1.0)) * 180.0 / 3.14159265358979323846;
+    // Every label sits above its roof, where no point can be; a second roof's label follows the first
+    // along the line.
+    double next_x = -1e9;
     for (const MemoryRoof& m : chart.memory_roofs) {
       if (!(m.bytes_per_s > 0)) continue;
       // Start a little right of where the roof enters the plot (its left edge or its bottom).
       const double x_enter = std::max(ax.min, ay.min / m.bytes_per_s);
-      const double x0 = ax.to_px(x_enter) + 14;
+      const double x0 = std::max(ax.to_px(x_enter) + 14, next_x);
       const double xi = std::pow(10.0, std::log10(ax.min) + (x0 - plot.x) / plot.w * (std::log10(ax.max) - std::log10(ax.min)));
       const double y0 = ay.to_px(m.bytes_per_s * xi);
       const std::string text = format_bytes_per_s(m.bytes_per_s) + (m.measured ? " measured" : " " + std::string(m.source));
-      const double off = m.measured ? 14 : -6;  // datasheet label above its line, measured below
+      const double off = -6;
       Attributes a = with_halo(text_attrs(0, off, kSmallPx, "start", m.measured ? "roof-label measured" : "roof-label"));
       a.emplace_back("transform", "translate(" + px(x0) + " " + px(y0) + ") rotate(" + px(slope_deg) + ")");
       svg.text(a, text);
-      // Its bounding box, for the point labels to avoid.
+      // Its bounding box, for the point labels to avoid: the text's rectangle (baseline at `off`, ascent
+      // 0.8 em, descent 0.25 em) rotated with it.
       const double tw = text_width_px(text, kSmallPx);
       const double rad = slope_deg * 3.14159265358979323846 / 180.0;
-      const double x1 = x0 + tw * std::cos(rad), y1 = y0 + tw * std::sin(rad);
-      placer.add_obstacle({std::min(x0, x1), std::min(y0, y1) + std::min(off - 10, 0.0), std::fabs(x1 - x0),
-                           std::fabs(y1 - y0) + 14});
+      next_x = x0 + (tw + 24) * std::cos(rad);
+      double bx0 = 1e9, by0 = 1e9, bx1 = -1e9, by1 = -1e9;
+      for (double u : {0.0, tw})
+        for (double v : {off - 0.8 * kSmallPx, off + 0.25 * kSmallPx}) {
+          const double x = x0 + u * std::cos(rad) - v * std::sin(rad), y = y0 + u * std::sin(rad) + v * std::cos(rad);
+          bx0 = std::min(bx0, x);
+          by0 = std::min(by0, y);
+          bx1 = std::max(bx1, x);
+          by1 = std::max(by1, y);
+        }
+      placer.add_obstacle({bx0, by0, bx1 - bx0, by1 - by0});
     }
   }
   svg.close();
@@ -732,6 +751,9 @@ std::string render_svg(const RooflineChart& chart, const ChartSize& size) {
   }
   int measured_count = 0;
   for (const Placed& q : placed) measured_count += q.p->kind == PointKind::measured;
+  auto kind_class = [](PointKind k) {
+    return k == PointKind::predicted ? "predicted" : k == PointKind::measured ? "measured" : "kernel-prediction";
+  };
   svg.open("g", {{"class", "points"}, {"clip-path", "url(#" + id + "-plot)"}});
   for (const Placed& q : placed) {  // connectors from measured kernels to their predictions
     if (q.p->kind != PointKind::measured || q.p->predicted_index < 0) continue;
@@ -740,9 +762,10 @@ std::string render_svg(const RooflineChart& chart, const ChartSize& size) {
   }
   for (const Placed& q : placed) {
     const bool measured = q.p->kind == PointKind::measured;
-    const Marker m = measured ? Marker::diamond : q.p->phase == Phase::decode ? Marker::circle : Marker::square;
-    marker(svg, m, q.x, q.y, measured ? 4 : 5, math_path_colour(q.p->math), measured,
-           {{"class", std::string("point ") + (measured ? "measured" : "predicted") + " " + std::string(to_string(q.p->phase))},
+    const bool kernel = q.p->kind != PointKind::predicted;
+    const Marker m = kernel ? Marker::diamond : q.p->phase == Phase::decode ? Marker::circle : Marker::square;
+    marker(svg, m, q.x, q.y, kernel ? 4 : 5, math_path_colour(q.p->math), measured,
+           {{"class", std::string("point ") + kind_class(q.p->kind) + " " + std::string(to_string(q.p->phase))},
             {"data-label", q.p->label},
             {"data-math", std::string(to_string(q.p->math))}},
            q.p->tooltip);
@@ -758,6 +781,7 @@ std::string render_svg(const RooflineChart& chart, const ChartSize& size) {
   };
   std::vector<Cluster> clusters;
   for (const Placed& q : placed) {
+    if (q.p->kind == PointKind::kernel_prediction) continue;  // its measured twin carries the label
     if (q.p->kind == PointKind::measured && measured_count > 8) continue;
     Cluster* hit = nullptr;
     for (Cluster& c : clusters)
@@ -846,11 +870,12 @@ std::string interval_text(double t, double lo, double hi) {
          " " + unit + "]";
 }
 
-// Legend entries laid out in rows across `width`; returns the height used.
-double swatch_legend(SvgWriter& svg, const std::vector<std::pair<std::string, std::string>>& entries, double x0,
-                     double y0, double width, bool draw) {
+// Legend entries laid out in rows across `width` (drawn when `svg` is given); returns the height used.
+double swatch_legend(SvgWriter* svg_or_null, const std::vector<std::pair<std::string, std::string>>& entries,
+                     double x0, double y0, double width) {
+  const bool draw = svg_or_null != nullptr;
   double x = x0, y = y0;
-  if (draw) svg.open("g", {{"class", "legend"}});
+  if (draw) svg_or_null->open("g", {{"class", "legend"}});
   for (const auto& [colour, text] : entries) {
     const double w = 18 + text_width_px(text, kSmallPx) + 18;
     if (x + w > x0 + width && x > x0) {
@@ -858,13 +883,13 @@ double swatch_legend(SvgWriter& svg, const std::vector<std::pair<std::string, st
       y += 18;
     }
     if (draw) {
-      svg.leaf("rect", {{"x", px(x)}, {"y", px(y - 9)}, {"width", "12"}, {"height", "12"}, {"fill", colour},
-                        {"stroke", "#ffffff"}, {"stroke-width", "0.5"}});
-      svg.text(text_attrs(x + 17, y + 1, kSmallPx, "start", "legend-entry"), text);
+      svg_or_null->leaf("rect", {{"x", px(x)}, {"y", px(y - 9)}, {"width", "12"}, {"height", "12"}, {"fill", colour},
+                                 {"stroke", "#ffffff"}, {"stroke-width", "0.5"}});
+      svg_or_null->text(text_attrs(x + 17, y + 1, kSmallPx, "start", "legend-entry"), text);
     }
     x += w;
   }
-  if (draw) svg.close();
+  if (draw) svg_or_null->close();
   return y - y0 + 18;
 }
 
@@ -888,8 +913,7 @@ std::string render_breakdown_svg(const std::vector<StepBreakdown>& bars, BarScal
   for (std::size_t c = 0; c < operator_class_count; ++c)
     if (present[c]) legend.emplace_back(operator_class_colour(OperatorClass(c)), std::string(to_string(OperatorClass(c))));
   const double plot_h = double(bars.size()) * (bar_h + gap);
-  SvgWriter probe(1, 1, "", "");
-  const double legend_h = swatch_legend(probe, legend, left, 0, plot_w + right - 10, false);
+  const double legend_h = swatch_legend(nullptr, legend, left, 0, plot_w + right - 10);
   const double H = size.height_px > 0 ? size.height_px : top + plot_h + 50 + legend_h + 10;
   SvgWriter svg(W, H, title,
                 "Stacked horizontal bars: the predicted time of each step split by operator class" +
@@ -949,7 +973,7 @@ std::string render_breakdown_svg(const std::vector<StepBreakdown>& bars, BarScal
   svg.text(text_attrs(left + plot_w / 2, axis_y + 36, kFontPx, "middle", "axis-title x"),
            scale == BarScale::share ? "share of step time (%)" : "time per step (" + unit + ")");
   svg.close();
-  swatch_legend(svg, legend, left, axis_y + 58, plot_w + right - 10, true);
+  swatch_legend(&svg, legend, left, axis_y + 58, plot_w + right - 10);
   return svg.finish();
 }
 
@@ -1072,7 +1096,7 @@ std::string render_strategy_svg(const std::vector<StrategyResult>& strategies, s
   svg.text(text_attrs(time_x0 + panel_w / 2, axis_y + 36, kFontPx, "middle", "axis-title x"), "time per step (" + t_unit + ")");
   svg.text(text_attrs(mem_x0 + panel_w / 2, axis_y + 36, kFontPx, "middle", "axis-title x"), "memory (GB)");
   svg.close();
-  swatch_legend(svg, legend, left, axis_y + 62, W - left - 20, true);
+  swatch_legend(&svg, legend, left, axis_y + 62, W - left - 20);
   svg.open("g", {{"class", "notes"}});
   double ny = axis_y + 86;
   for (const std::string& l : note_lines) {
@@ -1192,7 +1216,12 @@ std::string render_attention_svg(const std::vector<KernelSeries>& series, std::s
   SvgWriter svg(W, H, title,
                 "Predicted time of one attention call against context length, log-log, one line per kernel with its "
                 "prediction interval shaded.");
-  const std::string id = id_prefix("attention", std::string(title) + std::to_string(series.size()));
+  std::string fingerprint = std::string(title) + "|" + std::string(subtitle);
+  for (const KernelSeries& k : series) {
+    fingerprint += "|" + k.label;
+    for (const SeriesPoint& p : k.points) fingerprint += "," + std::to_string(p.y);
+  }
+  const std::string id = id_prefix("attention", fingerprint);
   svg.open("defs", {});
   svg.open("clipPath", {{"id", id + "-plot"}});
   svg.leaf("rect", {{"x", px(plot.x)}, {"y", px(plot.y)}, {"width", px(plot.w)}, {"height", px(plot.h)}});

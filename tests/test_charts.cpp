@@ -368,12 +368,19 @@ TEST_CASE("the roofline SVG puts ceilings, the memory roof and points at their l
     }
 }
 
-TEST_CASE("point labels do not overlap each other, the markers or the legend, and stay in the plot") {
-  for (const char* gpu : {"h100_sxm", "a100_sxm_80gb", "gb10", "b200"}) {
+TEST_CASE("point labels do not overlap each other, the markers, the legend or the roof labels, and stay in the plot") {
+  const auto records = load_records(test::data("charts/records_h100.jsonl"));
+  for (const char* gpu : {"h100_sxm", "a100_sxm_80gb", "gb10", "b200", "h100_sxm+records"}) {
     CAPTURE(gpu);
-    RooflineChart c = roofline_chart(hardware().get(gpu));
-    add_step(c, step(gpu, Phase::decode, 1, 1024), Phase::decode);
-    add_step(c, step(gpu, Phase::prefill, 4, 2048), Phase::prefill);
+    const std::string name = std::string(gpu).substr(0, std::string(gpu).find('+'));
+    const HardwareSpec& hw = hardware().get(name);
+    RooflineChart c = roofline_chart(hw);
+    add_step(c, step(name, Phase::decode, 1, 1024), Phase::decode);
+    add_step(c, step(name, Phase::prefill, 4, 2048), Phase::prefill);
+    if (name != gpu) {  // two memory roofs, measured ceilings and measured kernels
+      add_measured_ceilings(c, measured_ceilings(records, hw));
+      add_measured_kernels(c, records, hw, Calibration::priors(hw), models());
+    }
     const xml_lite::Document doc = parse_ok(render_svg(c));
     const Element* clip = xml_lite::named(doc.root, "clipPath").at(0);
     const Element& r = clip->children.at(0);
@@ -383,13 +390,36 @@ TEST_CASE("point labels do not overlap each other, the markers or the legend, an
     CHECK(labels.size() >= 8);
     std::vector<detail::Box> markers;
     for (const Element* m : xml_lite::with_class(doc.root, "point")) {
-      const double x = m->name == "circle" ? num(*m, "cx") : num(*m, "x") + num(*m, "width") / 2;
-      const double y = m->name == "circle" ? num(*m, "cy") : num(*m, "y") + num(*m, "height") / 2;
+      double x = 0, y = 0;
+      if (m->name == "circle") {
+        x = num(*m, "cx");
+        y = num(*m, "cy");
+      } else if (m->name == "rect") {
+        x = num(*m, "x") + num(*m, "width") / 2;
+        y = num(*m, "y") + num(*m, "height") / 2;
+      } else {  // a diamond path: M top L right L bottom L left Z; centre = (top x, right y)
+        double tx = 0, ty = 0, rx = 0;
+        REQUIRE(std::sscanf(m->attr_or("d").c_str(), "M%lf %lfL%lf %lf", &tx, &ty, &rx, &y) == 4);
+        x = tx;
+      }
       markers.push_back({x - 5, y - 5, 10, 10});
     }
     const Element* legend_rect = &xml_lite::with_class(doc.root, "legend").at(0)->children.at(0);
     const detail::Box legend{num(*legend_rect, "x"), num(*legend_rect, "y"), num(*legend_rect, "width"),
                              num(*legend_rect, "height")};
+    // Roof labels are rotated text along the roof: sample their baseline and cap line every 2 px.
+    std::vector<std::pair<double, double>> roof_text;
+    for (const Element* t : xml_lite::with_class(doc.root, "roof-label")) {
+      double x0 = 0, y0 = 0, deg = 0;
+      REQUIRE(std::sscanf(t->attr_or("transform").c_str(), "translate(%lf %lf) rotate(%lf)", &x0, &y0, &deg) == 3);
+      const double rad = deg * 3.14159265358979 / 180, w = detail::text_width_px(t->all_text(), 11);
+      for (double u = 0; u <= w; u += 2)
+        for (double v : {num(*t, "y"), num(*t, "y") - 8})  // baseline and cap height of 11 px text
+          roof_text.emplace_back(x0 + u * std::cos(rad) - v * std::sin(rad), y0 + u * std::sin(rad) + v * std::cos(rad));
+    }
+    CHECK(roof_text.size() > 20);
+    for (const detail::Box& l : labels)
+      for (const auto& [x, y] : roof_text) CHECK_FALSE((x > l.x && x < l.right() && y > l.y && y < l.bottom()));
     for (std::size_t i = 0; i < labels.size(); ++i) {
       CHECK(detail::Box{plot.x - 0.5, plot.y - 0.5, plot.w + 1, plot.h + 1}.contains(labels[i]));
       CHECK(detail::overlap_area(labels[i], legend) < 1);
@@ -452,6 +482,7 @@ TEST_CASE("measured kernels are drawn beside their predictions") {
   CHECK(add_measured_kernels(c, records, hw, Calibration::priors(hw), models()) == 5);
   REQUIRE(c.points.size() == 10);
   for (std::size_t i = 1; i < c.points.size(); i += 2) {
+    CHECK(c.points[i - 1].kind == PointKind::kernel_prediction);
     CHECK(c.points[i].kind == PointKind::measured);
     CHECK(c.points[i].predicted_index == int(i) - 1);
     CHECK(c.points[i].intensity_flop_per_byte == c.points[i - 1].intensity_flop_per_byte);
@@ -463,7 +494,15 @@ TEST_CASE("measured kernels are drawn beside their predictions") {
   for (const Element* m : xml_lite::with_class(doc.root, "measured"))
     hollow += m->has_class("point") && m->name == "path" && m->attr_or("fill") == "#ffffff";
   CHECK(hollow == 5);
+  CHECK(xml_lite::with_class(doc.root, "kernel-prediction").size() == 5);
   CHECK(contains(texts(doc.root, "legend-entry"), "measured kernel"));
+  CHECK(contains(texts(doc.root, "legend-entry"), "its prediction"));
+  // Five measured kernels are few enough to be labelled; their predictions are not labelled again.
+  const std::vector<std::string> labels = texts(doc.root, "point-label");
+  CHECK(labels.size() == 5);
+  CHECK(contains(labels, "fixture_sdpa"));
+  // No step operator was added: the legend has no operator markers.
+  CHECK_FALSE(contains(texts(doc.root, "legend-entry"), "decode operator (predicted)"));
 }
 
 // ---- bar and line charts ----------------------------------------------------------------------------

@@ -55,7 +55,11 @@ struct MemoryRoof {
   bool operator==(const MemoryRoof&) const = default;
 };
 
-enum class PointKind : std::uint8_t { predicted, measured };
+enum class PointKind : std::uint8_t {
+  predicted,          ///< an operator of a predicted step (decode ●, prefill ■)
+  measured,           ///< a measured kernel (◇, hollow)
+  kernel_prediction,  ///< the model's prediction for a measured kernel (◆, joined to it)
+};
 
 /// One operator (or one measured kernel) on the chart: where its FLOPs per byte put it, and the FLOP/s it
 /// attains, FLOPs / time.
@@ -67,7 +71,7 @@ struct RooflinePoint {
   double intensity_flop_per_byte = 0;
   double flop_per_s = 0;
   std::string tooltip;  ///< shown on hover in a browser (<title>)
-  int predicted_index = -1;  ///< a measured point: index of its prediction in `points` (a connector is drawn)
+  int predicted_index = -1;  ///< a measured point: index of its kernel_prediction in `points` (joined by a line)
   bool operator==(const RooflinePoint&) const = default;
 };
 
@@ -103,8 +107,9 @@ MeasuredCeilings measured_ceilings(const std::vector<MeasurementRecord>& records
 void add_measured_ceilings(RooflineChart& chart, const MeasuredCeilings& measured);
 
 /// Adds measured kernels (ok gemm, attention and elementwise records of `hw`, of the given suites or all
-/// when empty) as hollow points, each beside its prediction by `calibration` and joined to it. Records
-/// the model cannot predict are counted in a note. Returns the number of measured points added.
+/// when empty) as hollow diamonds, each joined to a filled diamond at its prediction by `calibration`
+/// (the same intensity: the model's FLOPs and bytes; attained FLOP/s from the measured and the predicted
+/// time). Records the model cannot predict are counted in a note. Returns the number of measured points.
 int add_measured_kernels(RooflineChart& chart, const std::vector<MeasurementRecord>& records, const HardwareSpec& hw,
                          const Calibration& calibration, const ModelRegistry& models,
                          const std::vector<std::string>& suites = {});
