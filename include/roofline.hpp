@@ -9,6 +9,7 @@
 #include "roofline/hardware.hpp"
 #include "roofline/html_report.hpp"
 #include "roofline/io.hpp"
+#include "roofline/mixed_precision.hpp"
 #include "roofline/model.hpp"
 #include "roofline/operators.hpp"
 #include "roofline/precision.hpp"

@@ -56,8 +56,12 @@ MeasurementRecord parse_record(const std::string& text, const std::string& file,
   const detail::JsonObject timing = o.object("timing");
   timing.allow_only({"method", "l2", "kernels_per_call"});
   r.timing_method = timing.choice("method", {"cupti_activity", "cuda_graph_events", "cuda_events"});
-  r.l2 = timing.choice("l2", {"cold_rotating", "cold_flushed", "warm"});
-  r.kernels_per_call = int(timing.positive_integer("kernels_per_call"));
+  r.l2 = timing.choice("l2", {"cold_rotating", "cold_flushed", "cold_working_set", "warm"});
+  // 0: the suite did not observe its kernels (CUPTI off); the model does not use this field.
+  if (!j["timing"].contains("kernels_per_call") || !j["timing"]["kernels_per_call"].is_number_integer() ||
+      j["timing"]["kernels_per_call"].get<std::int64_t>() < 0)
+    timing.fail("kernels_per_call", "must be an integer >= 0");
+  r.kernels_per_call = int(j["timing"]["kernels_per_call"].get<std::int64_t>());
   const detail::JsonObject counters = o.object("counters");
   for (auto it = j["counters"].begin(); it != j["counters"].end(); ++it) r.counters[it.key()] = counters.number(it.key());
   if (!j.contains("predicted_s")) o.fail("predicted_s", "missing required key (null when unknown)");

@@ -1009,6 +1009,7 @@ std::string render_strategy_svg(const std::vector<StrategyResult>& strategies, s
   std::vector<std::string> notes;
   for (const StrategyResult& s : strategies)
     if (!s.fits) notes.push_back(s.label + ": does not fit" + (s.note.empty() ? "" : " (" + s.note + ")"));
+    else if (!s.note.empty()) notes.push_back(s.label + ": " + s.note);
   std::vector<std::string> note_lines;
   for (const std::string& n : notes)
     for (const std::string& l : wrap(n, W - left - 20, kSmallPx)) note_lines.push_back(l);

@@ -187,24 +187,32 @@ HtmlReport html_report(std::vector<StepReport> steps, const Calibration& calibra
   return r;
 }
 
-std::vector<StrategyResult> compare_weight_precisions(const ModelConfig& model, const StepConfig& config,
-                                                      const HardwareSpec& hw, const Calibration& calibration) {
-  std::vector<std::pair<Precision, Precision>> choices = {{Precision::bf16, Precision::bf16}};
-  if (hw.capabilities.native_fp8) choices.emplace_back(Precision::fp8_e4m3, Precision::fp8_e4m3);
-  choices.emplace_back(Precision::int4, Precision::bf16);
-  if (hw.capabilities.native_fp4) choices.emplace_back(Precision::nvfp4, Precision::nvfp4);
+std::vector<StrategyResult> compare_strategies(const ModelConfig& model, const StepConfig& config,
+                                               const HardwareSpec& hw, const Calibration& calibration,
+                                               const StrategyRegistry& strategies, FeasibilityPolicy policy,
+                                               std::vector<std::string>* refused) {
   std::vector<StrategyResult> out;
-  for (const auto& [w, a] : choices) {
+  for (const auto& [name, strategy] : strategies.all()) {
+    const StrategyFeasibility f = check_strategy(strategy, hw, policy);
+    if (!f.feasible) {
+      if (refused) refused->push_back(name + ": " + f.reason);
+      continue;
+    }
     StepConfig c = config;
-    c.precision = PrecisionAssignment::uniform(w, a, config.precision.kv_cache);
+    c.precision = to_assignment(strategy, model, hw, policy);
     const StepPrediction p = predict_step(model, c, hw, calibration);
-    bool runs = true;
-    for (const OpPrediction& o : p.ops) runs = runs && o.op.support != Support::unsupported;
-    if (!runs) continue;
-    std::string label = "W " + std::string(to_string(w)) + " / A " + std::string(to_string(a));
-    StrategyResult s = strategy_result(std::move(label), p);
-    s.highlighted = config.precision.by_op == c.precision.by_op && config.precision.bands.empty();
-    out.push_back(std::move(s));
+    StrategyResult r = strategy_result(name, p);
+    std::set<std::string> reasons;
+    for (const OperatorFeasibility& o : f.operators)
+      if (o.support == StrategySupport::emulated) reasons.insert(o.reason);
+    if (!reasons.empty()) {
+      r.label += " (emulated)";
+      std::string why;
+      for (const std::string& reason : reasons) why += (why.empty() ? "" : "; ") + reason;
+      r.note = r.note.empty() ? why : r.note + "; " + why;
+    }
+    r.highlighted = name == config.precision.name;
+    out.push_back(std::move(r));
   }
   return out;
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <ostream>
 #include <set>
 #include <sstream>
@@ -21,7 +22,8 @@ constexpr std::string_view operator_names[operator_type_count] = {
 constexpr std::string_view kernel_class_names[kernel_class_count] = {
     "gemm", "attention_prefill", "attention_decode", "elementwise", "norm", "embedding", "allreduce"};
 constexpr std::string_view attention_kernel_names[attention_kernel_count] = {
-    "unfused", "fa1", "fa2", "fa3", "fa4", "cudnn", "splitkv_bf16", "q2fp8", "fp8fp8", "sage_int8_fp16", "sage_int8_fp8"};
+    "unfused", "fa1", "fa2", "fa3", "fa4", "cudnn", "splitkv_bf16", "q2fp8", "fp8fp8", "sage_int8_fp16", "sage_int8_fp8",
+    "mem_efficient"};
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -76,6 +78,23 @@ std::string_view to_string(ActivationScaling s) {
     case ActivationScaling::dynamic_per_token: return "dynamic_per_token";
   }
   return "?";
+}
+
+ActivationScaling parse_activation_scaling(std::string_view s) {
+  for (ActivationScaling a : {ActivationScaling::static_per_tensor, ActivationScaling::dynamic_per_tensor,
+                              ActivationScaling::dynamic_per_token})
+    if (to_string(a) == s) return a;
+  throw UnknownNameError("activation scaling", std::string(s),
+                         {"dynamic_per_tensor", "dynamic_per_token", "static_per_tensor"});
+}
+
+std::string_view to_string(QuantizeFusion f) {
+  return f == QuantizeFusion::separate ? "separate" : "fused_into_producer";
+}
+QuantizeFusion parse_quantize_fusion(std::string_view s) {
+  if (s == "separate") return QuantizeFusion::separate;
+  if (s == "fused_into_producer") return QuantizeFusion::fused_into_producer;
+  throw UnknownNameError("quantize fusion", std::string(s), {"fused_into_producer", "separate"});
 }
 
 PrecisionAssignment PrecisionAssignment::uniform(Precision weights, Precision activations, Precision kv, std::string name) {
@@ -183,6 +202,11 @@ void validate_config(const ModelConfig& m, const StepConfig& c) {
                                std::to_string(*c.num_layers));
   if (!(c.attention_skip_fraction >= 0 && c.attention_skip_fraction < 1))
     throw InvalidArgumentError("attention_skip_fraction: must be in [0, 1)");
+  if (c.precision.quantize_fusion == QuantizeFusion::fused_into_producer &&
+      c.precision.activation_scaling == ActivationScaling::dynamic_per_tensor)
+    throw InvalidArgumentError("activation quantisation: dynamic_per_tensor needs the whole tensor's amax before any "
+                               "element is cast, so it cannot be fused into its producer (use static_per_tensor or "
+                               "dynamic_per_token, or keep it separate)");
   for (const auto& b : c.precision.bands) {
     if (b.first_layer < 0 || b.last_layer < b.first_layer)
       throw InvalidArgumentError("precision band [" + std::to_string(b.first_layer) + ", " + std::to_string(b.last_layer) +
@@ -217,6 +241,12 @@ Op memory_op(OperatorType type, KernelClass kernel, double read_bytes, double wr
 // Activation quantisation of a [rows, cols] 16-bit input into precision `a` (issue 5: dynamic
 // quantisation costs). Static: one cast pass. Dynamic per tensor: an amax pass, then the cast.
 // Dynamic per token: one fused pass (row amax, scale, cast), plus the fp32 scale per row.
+// The cast FLOPs of quantising rows × cols elements: one multiply per element (static), plus the amax
+// comparison (dynamic).
+double quantize_flops(std::int64_t rows, std::int64_t cols, ActivationScaling scaling) {
+  return double(rows) * double(cols) * (scaling == ActivationScaling::static_per_tensor ? 1.0 : 2.0);
+}
+
 Op quantize_op(std::int64_t rows, std::int64_t cols, Precision a, ActivationScaling scaling) {
   const double in = double(rows) * double(cols) * 2.0;
   const double out = double(rows) * double(cols) * bytes_per_element(a);
@@ -232,7 +262,7 @@ Op quantize_op(std::int64_t rows, std::int64_t cols, Precision a, ActivationScal
       break;
   }
   op.activation_precision = a;
-  op.flops = double(rows) * double(cols) * (scaling == ActivationScaling::static_per_tensor ? 1.0 : 2.0);
+  op.flops = quantize_flops(rows, cols, scaling);
   op.note = std::string("activation quantisation to ") + std::string(to_string(a)) + ", " + std::string(to_string(scaling));
   return op;
 }
@@ -260,16 +290,50 @@ std::vector<Op> build_step(const ModelConfig& model, const StepConfig& config, c
     ops.push_back(e);
   }
 
-  for (const auto& [first, count] : layer_segments(prec, d.layers)) {
-    // Quantise one input for every consumer GEMM in a low precision (q/k/v share one, gate/up share one).
-    auto maybe_quantize = [&](std::initializer_list<OperatorType> consumers, std::int64_t cols) {
-      std::set<Precision> done;
-      for (OperatorType t : consumers) {
-        const Precision a = prec.at(t, first).activation;
-        if (is_16bit_or_wider(a) || done.count(a)) continue;
-        done.insert(a);
-        ops.push_back(place(quantize_op(d.tokens, cols, a, prec.activation_scaling), first, count));
+  // Quantise one input for every consumer GEMM in a low precision (q/k/v share one, gate/up share one).
+  // Separate: a QUANTIZE op per distinct precision. Fused into the producer (the op at `producer`, an
+  // RMSNorm or SiLU·mul): no QUANTIZE op; the producer writes each quantised copy (+ per-token scales)
+  // instead of its 16-bit output, which it still writes when a 16-bit consumer needs it.
+  auto maybe_quantize = [&](std::initializer_list<OperatorType> consumers, std::int64_t layer, std::int64_t rows,
+                            std::int64_t cols, std::optional<std::size_t> producer, bool producer_also_16bit,
+                            std::int64_t first, std::int64_t count) {
+    std::vector<Precision> wanted;
+    bool wants_16bit = producer_also_16bit;
+    for (OperatorType t : consumers) {
+      const Precision a = prec.at(t, layer).activation;
+      if (is_16bit_or_wider(a)) wants_16bit = true;
+      else if (std::find(wanted.begin(), wanted.end(), a) == wanted.end()) wanted.push_back(a);
+    }
+    if (wanted.empty()) return;
+    if (producer && prec.quantize_fusion == QuantizeFusion::fused_into_producer) {
+      Op& p = ops[*producer];
+      const double elements = double(rows) * double(cols);
+      std::string formats;
+      for (Precision a : wanted) {
+        p.bytes.activations_written_bytes += elements * bytes_per_element(a);
+        if (prec.activation_scaling == ActivationScaling::dynamic_per_token) p.bytes.scales_bytes += double(rows) * 4.0;
+        p.flops += quantize_flops(rows, cols, prec.activation_scaling);
+        formats += (formats.empty() ? "" : ", ") + std::string(to_string(a));
       }
+      if (!wants_16bit) p.bytes.activations_written_bytes -= elements * 2.0;
+      p.note = "writes its output quantised to " + formats + " (" + std::string(to_string(prec.activation_scaling)) +
+               ", fused)" + (wants_16bit ? " and in 16-bit" : "");
+      return;
+    }
+    for (Precision a : wanted) {
+      Op q = quantize_op(rows, cols, a, prec.activation_scaling);
+      if (first >= 0) {
+        q.first_layer = std::int32_t(first);
+        q.instances = std::int32_t(count);
+      }
+      ops.push_back(q);
+    }
+  };
+
+  for (const auto& [first, count] : layer_segments(prec, d.layers)) {
+    auto quantize_inputs = [&](std::initializer_list<OperatorType> consumers, std::int64_t cols,
+                               std::optional<std::size_t> producer = std::nullopt, bool producer_also_16bit = false) {
+      maybe_quantize(consumers, first, d.tokens, cols, producer, producer_also_16bit, first, count);
     };
     auto linear = [&](OperatorType t, std::int64_t n, std::int64_t k) {
       const OpPrecision p = prec.at(t, first);
@@ -280,7 +344,7 @@ std::vector<Op> build_step(const ModelConfig& model, const StepConfig& config, c
                         T * double(d.hidden) * act);
     norm.flops = 4.0 * T * double(d.hidden);
     ops.push_back(place(norm, first, count));
-    maybe_quantize({OperatorType::Q_PROJ, OperatorType::K_PROJ, OperatorType::V_PROJ}, d.hidden);
+    quantize_inputs({OperatorType::Q_PROJ, OperatorType::K_PROJ, OperatorType::V_PROJ}, d.hidden, ops.size() - 1);
     linear(OperatorType::Q_PROJ, d.q_width, d.hidden);
     linear(OperatorType::K_PROJ, d.kv_width, d.hidden);
     linear(OperatorType::V_PROJ, d.kv_width, d.hidden);
@@ -316,6 +380,20 @@ std::vector<Op> build_step(const ModelConfig& model, const StepConfig& config, c
     at.math = ac.math;
     at.support = ac.supported ? Support::native : Support::unsupported;
     at.note = ac.supported ? ac.notes : ac.reason;
+    // A KV format no tensor-core path consumes on this GPU is dequantised to 16-bit inside the attention
+    // kernel: its bytes are read as stored (scales included), its math stays 16-bit. The pruned kernels
+    // (q2fp8, fp8fp8) define their own KV formats.
+    const bool own_kv_format = config.attention == AttentionKernel::q2fp8 || config.attention == AttentionKernel::fp8fp8;
+    if (ac.supported && !own_kv_format && format_support(hw, prec.kv_cache) == Support::emulated) {
+      at.support = Support::emulated;
+      char el[32];
+      std::snprintf(el, sizeof el, "%g", bytes_per_element(prec.kv_cache));
+      at.note = (at.note.empty() ? std::string() : at.note + "; ") + "KV cache in " + std::string(to_string(prec.kv_cache)) +
+                " (" + el + " B/element with scales) is dequantised to 16-bit inside the attention kernel: no tensor-core "
+                "path consumes " + std::string(to_string(prec.kv_cache)) + " on " + hw.name + " (sm_" +
+                std::to_string(hw.capabilities.compute_capability_major) +
+                std::to_string(hw.capabilities.compute_capability_minor) + ")";
+    }
     at.activation_precision = qkv;
     at.weight_precision = prec.kv_cache;
     at.flops = ac.useful_flops;
@@ -327,7 +405,7 @@ std::vector<Op> build_step(const ModelConfig& model, const StepConfig& config, c
     at.parallel_ctas = ac.ctas;
     ops.push_back(place(at, first, count));
 
-    maybe_quantize({OperatorType::O_PROJ}, d.q_width);
+    quantize_inputs({OperatorType::O_PROJ}, d.q_width);  // attention writes 16-bit: a separate quantise
     linear(OperatorType::O_PROJ, d.hidden, d.q_width);
     if (config.tensor_parallel > 1) {
       Op ar = memory_op(OperatorType::ALLREDUCE, KernelClass::allreduce, 0, 0);
@@ -340,6 +418,7 @@ std::vector<Op> build_step(const ModelConfig& model, const StepConfig& config, c
     add.flops = T * double(d.hidden);
     ops.push_back(place(add, first, count));
     ops.push_back(place(norm, first, count));
+    const std::size_t ffn_norm = ops.size() - 1;
 
     if (model.moe.enabled()) {
       // Router GEMM, then the top-k experts: E_active = E·(1 − (1 − k/E)^T) distinct experts are touched,
@@ -351,7 +430,7 @@ std::vector<Op> build_step(const ModelConfig& model, const StepConfig& config, c
       const double active = e * (1.0 - std::pow(1.0 - k / e, T));
       const std::int64_t groups = std::max<std::int64_t>(1, std::int64_t(std::ceil(active - 1e-9)));
       const std::int64_t rows = std::max<std::int64_t>(1, std::int64_t(std::ceil(T * k / double(groups))));
-      maybe_quantize({OperatorType::FFN_GATE, OperatorType::FFN_UP}, d.hidden);
+      quantize_inputs({OperatorType::FFN_GATE, OperatorType::FFN_UP}, d.hidden, ffn_norm, true);  // router reads 16-bit
       for (OperatorType t : {OperatorType::FFN_GATE, OperatorType::FFN_UP}) {
         const OpPrecision p = prec.at(t, first);
         Op g = gemm_op(GemmShape{rows, d.ffn, d.hidden, groups}, p.weight, p.activation, hw, t);
@@ -361,20 +440,20 @@ std::vector<Op> build_step(const ModelConfig& model, const StepConfig& config, c
       Op actv = memory_op(OperatorType::ACTIVATION, KernelClass::elementwise, 2 * T * k * double(d.ffn) * act,
                           T * k * double(d.ffn) * act);
       ops.push_back(place(actv, first, count));
-      maybe_quantize({OperatorType::FFN_DOWN}, d.ffn);
+      quantize_inputs({OperatorType::FFN_DOWN}, d.ffn, ops.size() - 1);
       const OpPrecision p = prec.at(OperatorType::FFN_DOWN, first);
       Op g = gemm_op(GemmShape{rows, d.hidden, d.ffn, groups}, p.weight, p.activation, hw, OperatorType::FFN_DOWN);
       g.flops = 2.0 * T * k * double(d.ffn) * double(d.hidden);
       ops.push_back(place(g, first, count));
     } else {
-      maybe_quantize({OperatorType::FFN_GATE, OperatorType::FFN_UP}, d.hidden);
+      quantize_inputs({OperatorType::FFN_GATE, OperatorType::FFN_UP}, d.hidden, ffn_norm);
       linear(OperatorType::FFN_GATE, d.ffn, d.hidden);
       linear(OperatorType::FFN_UP, d.ffn, d.hidden);
       Op actv = memory_op(OperatorType::ACTIVATION, KernelClass::elementwise, 2 * T * double(d.ffn) * act,
                           T * double(d.ffn) * act);
       actv.flops = 5.0 * T * double(d.ffn);
       ops.push_back(place(actv, first, count));
-      maybe_quantize({OperatorType::FFN_DOWN}, d.ffn);
+      quantize_inputs({OperatorType::FFN_DOWN}, d.ffn, ops.size() - 1);
       linear(OperatorType::FFN_DOWN, d.hidden, d.ffn);
     }
     if (config.tensor_parallel > 1) {
@@ -393,7 +472,9 @@ std::vector<Op> build_step(const ModelConfig& model, const StepConfig& config, c
   ops.push_back(final_norm);
   if (d.vocab > 0) {
     const OpPrecision p = prec.by_op[static_cast<std::size_t>(OperatorType::LM_HEAD)];
-    if (!is_16bit_or_wider(p.activation)) ops.push_back(quantize_op(d.lm_rows, d.hidden, p.activation, prec.activation_scaling));
+    // The final norm runs over every token but the LM head reads only d.lm_rows of them: fused, the norm
+    // writes those rows quantised and keeps its 16-bit output (the rows the head does not read).
+    maybe_quantize({OperatorType::LM_HEAD}, -1, d.lm_rows, d.hidden, ops.size() - 1, d.lm_rows != d.tokens, -1, 1);
     ops.push_back(gemm_op(GemmShape{d.lm_rows, d.vocab, d.hidden, 1}, p.weight, p.activation, hw, OperatorType::LM_HEAD));
   }
   return ops;

@@ -217,6 +217,8 @@ StepConfig step_config_of(const Workload& w) {
   const Precision act = w.weights == Precision::fp8_e4m3 ? Precision::fp8_e4m3 : Precision::bf16;
   c.precision = PrecisionAssignment::uniform(w.weights, act, w.kv_cache);
   c.precision.activation_scaling = ActivationScaling::static_per_tensor;
+  // The LM head (and the embedding) stay 16-bit in fp8 checkpoints, as published FP8 checkpoints ship them.
+  c.precision.by_op[static_cast<std::size_t>(OperatorType::LM_HEAD)] = OpPrecision{Precision::bf16, Precision::bf16};
   c.attention = AttentionKernel::fa2;
   c.num_layers = w.num_layers;
   return c;

@@ -38,6 +38,15 @@ expect 2 "unknown precision 'fp6'" -- report --model llama3-8b --hw h100_sxm --s
 expect 2 "phase: training not in" -- report --model llama3-8b --hw h100_sxm --seq-len 10 --phase training
 expect 0 "fits          NO: weights" -- report --model llama3-70b --hw h100_sxm --seq-len 128
 expect 2 "FlashAttention-3 needs Hopper" -- report --model llama3-8b --hw a100_sxm_80gb --seq-len 128 --phase prefill --attention fa3 --format json
+expect 0 "w4a16_aggressive +int4 +bf16" -- strategies list
+expect 0 "runs weight-only: nvfp4 weights dequantised to 16-bit in the main loop" -- strategies show nvfp4_blackwell --hw h100_sxm
+expect 0 "precision fp8_balanced \(KV fp8_e4m3\)" -- report --model llama3-8b --hw h100_sxm --seq-len 4096 --strategy fp8_balanced
+expect 0 "note: strategy fp8_balanced on a100_sxm_80gb: kv_cache \(all layers\) emulated" -- report --model llama3-8b --hw a100_sxm_80gb --seq-len 4096 --strategy fp8_balanced
+expect 2 "strategy 'nvfp4_blackwell' is refused on h100_sxm \(policy refuse\): q_proj \(all layers\)" -- report --model llama3-8b --hw h100_sxm --seq-len 4096 --strategy nvfp4_blackwell --policy refuse
+expect 2 "give either a strategy \(--strategy, --strategy-file\) or --weights/--activations/--kv-cache, not both" -- report --model llama3-8b --hw h100_sxm --seq-len 4096 --strategy fp8_balanced --kv-cache bf16
+expect 2 "give either --strategy or --strategy-file, not both" -- report --model llama3-8b --hw h100_sxm --seq-len 4096 --strategy fp8_balanced --strategy-file "$src/strategies/fp8_balanced.yaml"
+expect 2 "unknown strategy 'int2'; known: fp16_baseline" -- report --model llama3-8b --hw h100_sxm --seq-len 4096 --strategy int2
+expect 2 "strategy_overlapping_bands.yaml:21:13: bands\[1\].layers: fraction 0.25-1 of depth overlaps" -- report --model llama3-8b --hw h100_sxm --seq-len 4096 --strategy-file "$src/tests/data/bad/strategy_overlapping_bands.yaml"
 expect 2 "record_foreign_schema.jsonl:2: schema: expected" -- calibrate "$src/tests/data/bad/record_foreign_schema.jsonl" --dry-run
 
 # Batch prediction: a bad line gets an error object in its place, the others are predicted, exit 1.

@@ -3,6 +3,7 @@
 // recommendation only when one is given.
 #include <doctest/doctest.h>
 
+#include <map>
 #include <set>
 
 #include "roofline/html_report.hpp"
@@ -28,7 +29,8 @@ HtmlReport full_report() {
   const HardwareSpec& hw = hardware().get("h100_sxm");
   const StepReport d = report_of("h100_sxm", Phase::decode, 8, 4096);
   HtmlReport r = html_report({d, report_of("h100_sxm", Phase::prefill, 8, 4096)}, Calibration::priors(hw));
-  r.strategies = compare_weight_precisions(*d.model, d.config, hw, Calibration::priors(hw));
+  r.strategies = compare_strategies(*d.model, d.config, hw, Calibration::priors(hw),
+                                    StrategyRegistry::load_directory(test::source_dir() / "strategies"));
   r.attention = attention_sweep(*d.model, hw, Calibration::priors(hw), Phase::decode, 8, {1024, 4096},
                                 {AttentionKernel::fa2, AttentionKernel::fa3});
   return r;
@@ -132,23 +134,38 @@ TEST_CASE("a recommendation is shown with its reasoning, escaped") {
   CHECK(doc.root.all_text().find("fp8 <weights> & FA3") != std::string::npos);
 }
 
-TEST_CASE("compare_weight_precisions offers what the GPU runs natively or by dequantisation") {
-  auto labels = [](const char* gpu) {
-    const StepReport d = report_of(gpu, Phase::decode, 1, 1024);
-    std::vector<std::string> out;
-    for (const StrategyResult& s : compare_weight_precisions(*d.model, d.config, *d.hw, Calibration::priors(*d.hw))) {
-      out.push_back(s.label);
-      CHECK(s.highlighted == (s.label == "W bf16 / A bf16"));  // the requested configuration
-    }
-    return out;
-  };
-  CHECK(labels("a100_sxm_80gb") == std::vector<std::string>{"W bf16 / A bf16", "W int4 / A bf16"});
-  CHECK(labels("h100_sxm") == std::vector<std::string>{"W bf16 / A bf16", "W fp8_e4m3 / A fp8_e4m3", "W int4 / A bf16"});
-  CHECK(labels("b200") ==
-        std::vector<std::string>{"W bf16 / A bf16", "W fp8_e4m3 / A fp8_e4m3", "W int4 / A bf16", "W nvfp4 / A nvfp4"});
-  // Fewer weight bits, less time in a memory-bound decode step (invariant 4 of STYLE.md, seen through time).
-  const StepReport d = report_of("h100_sxm", Phase::decode, 1, 1024);
-  const auto rows = compare_weight_precisions(*d.model, d.config, *d.hw, Calibration::priors(*d.hw));
-  CHECK(rows[1].time_s < rows[0].time_s);
-  CHECK(rows[2].memory.weights_bytes < rows[1].memory.weights_bytes);
+TEST_CASE("compare_strategies predicts every shipped strategy as it runs on the GPU") {
+  const StrategyRegistry strategies = StrategyRegistry::load_directory(test::source_dir() / "strategies");
+  const StepReport d = report_of("h100_sxm", Phase::decode, 8, 4096);
+  StepConfig config = d.config;
+  config.precision.name = "fp8_balanced";  // the requested strategy is highlighted
+  const Calibration priors = Calibration::priors(*d.hw);
+  const std::vector<StrategyResult> rows = compare_strategies(*d.model, config, *d.hw, priors, strategies);
+  REQUIRE(rows.size() == strategies.all().size());
+  std::map<std::string, const StrategyResult*> by_name;
+  for (const StrategyResult& r : rows) by_name[r.label] = &r;
+  // sm_90 has no fp4 tensor cores: the nvfp4 parts run as their fallbacks and say so.
+  for (const char* emulated : {"nvfp4_blackwell (emulated)", "hybrid_long_context (emulated)", "layerwise_gradient (emulated)"}) {
+    REQUIRE(by_name.count(emulated) == 1);
+    CHECK(by_name[emulated]->note.find("sm_90") != std::string::npos);
+  }
+  for (const char* native : {"fp16_baseline", "fp8_balanced", "w4a16_aggressive"}) REQUIRE(by_name.count(native) == 1);
+  for (const StrategyResult& r : rows) CHECK(r.highlighted == (r.label == "fp8_balanced"));
+  // Each row is predict_step of the strategy's assignment on this GPU.
+  StepConfig c = config;
+  c.precision = to_assignment(strategies.get("w4a16_aggressive"), *d.model, *d.hw);
+  CHECK(by_name["w4a16_aggressive"]->time_s == predict_step(*d.model, c, *d.hw, priors).time_s);
+  // Decode at batch 8 is memory-bound: fewer weight bytes, less time and memory than the 16-bit baseline.
+  CHECK(by_name["fp8_balanced"]->time_s < by_name["fp16_baseline"]->time_s);
+  CHECK(by_name["w4a16_aggressive"]->memory.weights_bytes < by_name["fp8_balanced"]->memory.weights_bytes);
+  // On a B200 nvfp4 is native.
+  const StepReport b = report_of("b200", Phase::decode, 8, 4096);
+  for (const StrategyResult& r : compare_strategies(*b.model, b.config, *b.hw, Calibration::priors(*b.hw), strategies))
+    CHECK(r.label.find("(emulated)") == std::string::npos);
+  // Policy refuse leaves out what the GPU cannot run natively and says why.
+  std::vector<std::string> refused;
+  const auto strict = compare_strategies(*d.model, config, *d.hw, priors, strategies, FeasibilityPolicy::refuse, &refused);
+  CHECK(strict.size() + refused.size() == strategies.all().size());
+  REQUIRE(refused.size() == 3);
+  CHECK(refused[0].rfind("hybrid_long_context: ", 0) == 0);
 }

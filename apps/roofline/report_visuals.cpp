@@ -8,6 +8,7 @@
 #include "roofline/errors.hpp"
 #include "roofline/html_report.hpp"
 #include "roofline/io.hpp"
+#include "roofline/mixed_precision.hpp"
 
 namespace roofline::cli {
 
@@ -63,8 +64,10 @@ void write_visuals(const VisualOptions& o, const StepReport& requested, const Ca
   if (!o.svg.empty()) write_file_atomically(o.svg, render_svg(report.roofline));
   if (o.html.empty()) return;
 
-  report.strategies = compare_weight_precisions(model, requested.config, hw, calibration);
-  report.strategies_title = "Weight precisions, " + std::string(to_string(requested.config.phase)) + " step";
+  // Every shipped strategy; parts a GPU lacks the units for run as their documented fallbacks (emulated).
+  report.strategies =
+      compare_strategies(model, requested.config, hw, calibration, StrategyRegistry::load_default());
+  report.strategies_title = "Strategies (strategies/), " + std::string(to_string(requested.config.phase)) + " step";
   const Phase phase = requested.config.phase;
   std::vector<std::int64_t> contexts;
   const std::int64_t longest = model.max_context_tokens > 0 ? model.max_context_tokens : 131072;
@@ -75,9 +78,6 @@ void write_visuals(const VisualOptions& o, const StepReport& requested, const Ca
   report.attention_title = "FlashAttention versions, " + std::string(to_string(phase)) + ", batch " +
                            std::to_string(requested.config.batch) + ", one layer";
   report.notes = notes;
-  report.notes.push_back("The precision comparison applies one weight precision to every linear layer; named "
-                         "mixed-precision strategies and the engine's recommendation appear here once they are part "
-                         "of the build.");
   write_file_atomically(o.html, render_html(report));
 }
 

@@ -172,7 +172,7 @@ struct StrategyResult {
   double capacity_bytes = 0;
   bool fits = true;
   bool highlighted = false;  ///< the recommendation: drawn bold
-  std::string note;          ///< e.g. why it does not fit
+  std::string note;          ///< why it does not fit, or what runs emulated: printed under the chart
   bool operator==(const StrategyResult&) const = default;
 };
 StrategyResult strategy_result(std::string label, const StepPrediction& step);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "roofline/charts.hpp"
+#include "roofline/mixed_precision.hpp"
 #include "roofline/report.hpp"
 #include "roofline/roofline.hpp"
 
@@ -41,11 +42,16 @@ struct HtmlReport {
 HtmlReport html_report(std::vector<StepReport> steps, const Calibration& calibration,
                        const MeasuredCeilings& measured = {});
 
-/// The predicted step of `config` with every linear layer's weights in each precision the GPU can run
-/// (bf16; fp8_e4m3 W8A8 with native fp8; int4 W4A16; nvfp4 with native fp4), KV cache and attention as
-/// in `config`: a comparison of uniform precisions until named strategies are compared instead.
-std::vector<StrategyResult> compare_weight_precisions(const ModelConfig& model, const StepConfig& config,
-                                                      const HardwareSpec& hw, const Calibration& calibration);
+/// The step of `config` predicted once per strategy of `strategies` (phase, batch, length, attention
+/// kernel and tensor parallelism as in `config`; precisions from the strategy as it runs on `hw` under
+/// `policy`). A strategy that parts of `hw` cannot run natively is labelled "(emulated)" with the reason
+/// in its note; one refused under policy refuse is left out and named in `refused`. The strategy whose
+/// name equals config.precision.name is highlighted.
+std::vector<StrategyResult> compare_strategies(const ModelConfig& model, const StepConfig& config,
+                                               const HardwareSpec& hw, const Calibration& calibration,
+                                               const StrategyRegistry& strategies,
+                                               FeasibilityPolicy policy = FeasibilityPolicy::emulate,
+                                               std::vector<std::string>* refused = nullptr);
 
 /// The document: <!DOCTYPE html> ... with every chart inline. Text is escaped; nothing is fetched.
 std::string render_html(const HtmlReport& report);

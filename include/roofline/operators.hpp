@@ -106,8 +106,9 @@ struct AttentionShape {
 /// Which attention implementation runs. fa3 and cudnn are FA3-class Hopper kernels (wgmma + TMA).
 enum class AttentionKernel : std::uint8_t {
   unfused, fa1, fa2, fa3, fa4, cudnn, splitkv_bf16, q2fp8, fp8fp8, sage_int8_fp16, sage_int8_fp8,
+  mem_efficient,  ///< PyTorch SDPA's memory-efficient backend (xFormers-style CUTLASS kernel, FA2-class)
 };
-inline constexpr std::size_t attention_kernel_count = 11;
+inline constexpr std::size_t attention_kernel_count = 12;
 std::string_view to_string(AttentionKernel k);
 AttentionKernel parse_attention_kernel(std::string_view s);  ///< throws UnknownNameError
 
@@ -118,6 +119,18 @@ enum class ActivationScaling : std::uint8_t {
   dynamic_per_token,   ///< one kernel: per-row amax, scale and cast fused
 };
 std::string_view to_string(ActivationScaling s);
+ActivationScaling parse_activation_scaling(std::string_view s);  ///< throws UnknownNameError
+
+/// Where activation quantisation runs (issue 5: "fused into a neighbour or not").
+enum class QuantizeFusion : std::uint8_t {
+  separate,             ///< its own kernel(s), reading the 16-bit tensor its producer wrote
+  fused_into_producer,  ///< the producing RMSNorm or SiLU·mul kernel writes the quantised tensor itself: no
+                        ///< extra launch or read pass (vLLM's RMSNorm+quant and SiLU·mul+quant fusion passes);
+                        ///< o_proj's input (written by attention) stays separate. Not for dynamic_per_tensor,
+                        ///< whose global amax must be known before any element is cast.
+};
+std::string_view to_string(QuantizeFusion f);
+QuantizeFusion parse_quantize_fusion(std::string_view s);  ///< throws UnknownNameError
 
 struct OpPrecision {
   Precision weight = Precision::bf16;
@@ -138,6 +151,7 @@ struct PrecisionAssignment {
   std::vector<LayerBand> bands;  ///< later bands override earlier ones and the default
   Precision kv_cache = Precision::bf16;
   ActivationScaling activation_scaling = ActivationScaling::static_per_tensor;
+  QuantizeFusion quantize_fusion = QuantizeFusion::separate;
   bool operator==(const PrecisionAssignment&) const = default;
 
   /// Every weight in `weights`, activations of GEMMs in `activations`, KV cache in `kv`.

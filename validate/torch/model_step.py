@@ -871,7 +871,7 @@ class ModelStepRunner:
         elif not extra.get("logits_finite", False):
             status, err = "error", "non-finite logits in this configuration's eager step"
         rec = C.make_record(suite="model_step", label=_label(sc), workload=workload(sc), device=devobj,
-                            status=status, error=err, time_s=st_, method=tr.method, l2="cold_rotating",
+                            status=status, error=err, time_s=st_, method=tr.method, l2="cold_working_set",
                             kernels_per_call=max(1, n_k), extra=extra, dry_run=self.dev.dry_run)
         self.writer.write(rec)
         tok_s = sc.tokens / st_["median"]

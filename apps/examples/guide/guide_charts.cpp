@@ -36,16 +36,13 @@ int main(int argc, char** argv) {
                                               step_breakdown("prefill, 4096-token prompt", p)},
                                              BarScale::share, "Llama-3-8B bf16 on H100 SXM: time per operator class"));
 
-  // 3. Weight precisions compared (time and memory of the decode step).
-  std::vector<StrategyResult> rows;
-  for (Precision w : {Precision::bf16, Precision::fp8_e4m3, Precision::int4}) {
-    StepConfig c = decode;
-    const Precision a = w == Precision::fp8_e4m3 ? w : Precision::bf16;
-    c.precision = PrecisionAssignment::uniform(w, a, Precision::bf16);
-    rows.push_back(strategy_result(std::string(to_string(w)) + " weights", predict_step(llama, c, h100, calibration)));
-  }
+  // 3. The shipped strategies (strategies/*.yaml) compared on the decode step, fp8_balanced highlighted.
+  StepConfig requested = decode;
+  requested.precision.name = "fp8_balanced";
+  const std::vector<StrategyResult> rows =
+      compare_strategies(llama, requested, h100, calibration, StrategyRegistry::load_default());
   write_file_atomically(out / "strategies.svg",
-                        render_strategy_svg(rows, "Llama-3-8B decode (batch 8, context 4096) on H100 SXM"));
+                        render_strategy_svg(rows, "Strategies: Llama-3-8B decode (batch 8, context 4096) on H100 SXM"));
 
   // 4. Attention kernels over context length (one layer's causal prefill attention, one sequence).
   const std::vector<KernelSeries> series = attention_sweep(
@@ -54,7 +51,7 @@ int main(int argc, char** argv) {
   write_file_atomically(out / "attention.svg",
                         render_attention_svg(series, "Llama-3-8B prefill attention on H100 SXM, one sequence, one layer",
                                              "calibration: " + d.calibration_status));
-  // 5. The HTML report: both steps, their charts, the precision comparison and the calibration status.
+  // 5. The HTML report: both steps, their charts, the strategies and the calibration status.
   HtmlReport report = html_report({{&llama, &h100, decode, d}, {&llama, &h100, prefill, p}}, calibration);
   report.strategies = rows;
   report.attention = series;

@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "roofline/errors.hpp"
+#include "roofline/calibration.hpp"
 #include "roofline/hardware.hpp"
 #include "roofline/validate/cuda_check.hpp"
 #include "roofline/validate/device_info.hpp"
@@ -154,6 +155,15 @@ int main(int argc, char** argv) {
   }
 
   rr::Runner runner(options, info);
+  if (registry) {
+    if (const roofline::HardwareSpec* spec = registry->find(hw)) {
+      try {
+        runner.set_predictor(*spec, roofline::calibration_for(*spec, *registry), roofline::ModelRegistry::load_default());
+      } catch (const std::exception& e) {
+        std::cerr << "roofline-validate: warning: no predictions (predicted_s stays null): " << e.what() << "\n";
+      }
+    }
+  }
   for (const std::string& s : run) {
     try {
       if (s == "stream") rr::run_stream_suite(runner);

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "roofline/units.hpp"
+#include "roofline/workload.hpp"
 #include "roofline/validate/counters.hpp"
 #include "roofline/validate/cuda_check.hpp"
 #include "roofline/validate/cuda_raii.hpp"
@@ -105,10 +106,32 @@ void Runner::end_suite() {
   writer_.reset();
 }
 
+void Runner::set_predictor(HardwareSpec hw, Calibration calibration, ModelRegistry models) {
+  predictor_.emplace(Predictor{std::move(hw), std::move(calibration), std::move(models)});
+}
+
 void Runner::attach_prediction(json& record) const {
-  // THE single place where predicted_s is set. Until roofline::predict_workload_s(workload, hw) exists in
-  // the library, no prediction is attached (null, as the schema allows).
+  // THE single place where predicted_s is set: the library's prediction for the record's workload on this
+  // hw profile with the calibration the library would use (calibration_for: calibrated, transferred or
+  // priors; named in extra.prediction_calibration). Null for error records, without a predictor, or when
+  // the library cannot predict the workload (the reason goes to extra.prediction_error).
   record["predicted_s"] = nullptr;
+  if (!predictor_ || record.value("status", "") != "ok") return;
+  json& extra = record["extra"];
+  if (!extra.is_object()) extra = json::object();
+  try {
+    const Workload w = parse_workload(record["workload"].dump(), "record", 0);
+    const WorkloadPrediction p = predict_workload(w, predictor_->hw, predictor_->calibration, predictor_->models);
+    if (std::isfinite(p.time_s) && p.time_s > 0) {
+      record["predicted_s"] = p.time_s;
+      extra["prediction_calibration"] = predictor_->calibration.status();
+      extra["prediction_interval_s"] = {p.interval_low_s, p.interval_high_s};
+    } else {
+      extra["prediction_error"] = "the library predicted a non-positive time";
+    }
+  } catch (const std::exception& e) {
+    extra["prediction_error"] = e.what();
+  }
 }
 
 void Runner::write_record(json& record) {
@@ -140,6 +163,7 @@ std::string Runner::handle_failure(const std::exception& e) {
     // The context is unusable: every later call would fail. Reset the device so that the run goes on;
     // everything the failed case allocated was released when its scope unwound.
     const cudaError_t reset = cudaDeviceReset();
+    ++epoch_;
     message += reset == cudaSuccess ? " (sticky error: device reset, run continues)"
                                     : std::string(" (sticky error; cudaDeviceReset failed: ") + cudaGetErrorString(reset) + ")";
   }

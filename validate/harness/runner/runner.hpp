@@ -14,6 +14,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "roofline/hardware.hpp"
+#include "roofline/model.hpp"
+#include "roofline/roofline.hpp"
 #include "roofline/validate/device_info.hpp"
 #include "roofline/validate/record.hpp"
 #include "roofline/validate/timing.hpp"
@@ -71,6 +74,9 @@ class Runner {
   /// Writes a fully built record (custom measurements); predicted_s is attached here too.
   void write(nlohmann::json record);
 
+  /// Enables predicted_s: every ok record gets roofline::predict_workload(workload, hw, calibration, models).
+  void set_predictor(HardwareSpec hw, Calibration calibration, ModelRegistry models);
+
   /// Counts a planned case that is deliberately not measured (over the memory cap), for the progress line.
   void skip(const std::string& why);
 
@@ -78,6 +84,8 @@ class Runner {
   DeviceInfo& device() { return device_; }
   const std::string& suite() const { return suite_; }
   int records_written() const { return written_; }
+  /// Incremented whenever a sticky error forced a device reset: device memory and handles made before are gone.
+  int device_epoch() const { return epoch_; }
   int errors_written() const { return errors_; }
 
  private:
@@ -94,7 +102,14 @@ class Runner {
   int done_ = 0;
   int written_ = 0;
   int errors_ = 0;
+  int epoch_ = 0;
   bool tty_ = false;
+  struct Predictor {
+    HardwareSpec hw;
+    Calibration calibration;
+    ModelRegistry models;
+  };
+  std::optional<Predictor> predictor_;
 };
 
 /// A compact "k=v" rendering of a workload for progress lines: "m=1 n=4096 k=4096 bf16".

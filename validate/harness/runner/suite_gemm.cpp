@@ -182,6 +182,17 @@ std::vector<std::int64_t> m_values(Scale scale) {
   return {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384};
 }
 
+// Rebuilds the shared context after a device reset (its handle and buffers died with the old context).
+bool refresh_context(Runner& r, std::optional<GemmContext>& ctx, int& epoch, const std::vector<GemmDType>& types) {
+  if (ctx && epoch == r.device_epoch()) return true;
+  if (ctx) ctx->workspace = DeviceBuffer();  // stale pointers: release what can be released
+  ctx.reset();
+  epoch = r.device_epoch();
+  if (!r.guard("cublaslt_setup", gemm_workload(GemmDType::bf16, {1, 8, 8}), [&] { ctx.emplace(); })) return false;
+  for (const GemmDType t : types) ctx->check(t);
+  return true;
+}
+
 }  // namespace
 
 void run_gemm_suite(Runner& r) {
@@ -220,16 +231,18 @@ void run_gemm_suite(Runner& r) {
     }
   }
   r.begin_suite("gemm", static_cast<int>(plan.size()));
+  const std::vector<GemmDType> types = {GemmDType::bf16, GemmDType::fp8_e4m3, GemmDType::fp16, GemmDType::int8};
   std::optional<GemmContext> ctx;
-  if (!r.guard("cublaslt_setup", gemm_workload(GemmDType::bf16, {1, 8, 8}), [&] { ctx.emplace(); })) {
+  int epoch = 0;
+  if (!refresh_context(r, ctx, epoch, types)) {
     r.end_suite();
     return;
   }
-  for (const GemmDType t : {GemmDType::bf16, GemmDType::fp8_e4m3, GemmDType::fp16, GemmDType::int8}) ctx->check(t);
   // Per record at most ~50 ms of timed calls (never fewer than 5): ~1100 records stay within about 3 minutes
   // on an H100, the largest shapes being bound by their 5 calls.
   std::uint64_t seed = 1;
   for (const Item& item : plan) {
+    if (!refresh_context(r, ctx, epoch, types)) break;
     GemmCaseOptions o;
     o.extra = {{"layers", item.uses}};
     measure_gemm(r, *ctx, item.t, item.s, o, seed += 1000);
@@ -244,14 +257,15 @@ void run_gemm_holdout_suite(Runner& r) {
   std::vector<GemmShape> shapes;
   for (const GemmDims& d : holdout_gemm_shapes(count, seed)) shapes.push_back({d.m, d.n, d.k});
   r.begin_suite("gemm_holdout", 2 * count);
+  const std::vector<GemmDType> types = {GemmDType::bf16, GemmDType::fp8_e4m3};
   std::optional<GemmContext> ctx;
-  if (!r.guard("cublaslt_setup", gemm_workload(GemmDType::bf16, {1, 8, 8}), [&] { ctx.emplace(); })) {
-    r.end_suite();
-    return;
-  }
-  for (const GemmDType t : {GemmDType::bf16, GemmDType::fp8_e4m3}) ctx->check(t);
+  int epoch = 0;
   for (int i = 0; i < count; ++i) {
-    for (const GemmDType t : {GemmDType::bf16, GemmDType::fp8_e4m3}) {
+    for (const GemmDType t : types) {
+      if (!refresh_context(r, ctx, epoch, types)) {
+        r.end_suite();
+        return;
+      }
       GemmCaseOptions o;
       o.extra = {{"holdout_index", i}, {"holdout_seed", seed}, {"note", "held out: never used for fitting"}};
       measure_gemm(r, *ctx, t, shapes[static_cast<std::size_t>(i)], o, 7000 + 100 * i);
@@ -357,12 +371,9 @@ void run_ceilings_suite(Runner& r) {
   }
   r.begin_suite("ceilings", static_cast<int>(types.size() * (sizes.size() + 1)));
   std::optional<GemmContext> ctx;
-  if (!r.guard("cublaslt_setup", gemm_workload(GemmDType::bf16, {1, 8, 8}), [&] { ctx.emplace(); })) {
-    r.end_suite();
-    return;
-  }
-  for (const GemmDType t : types) ctx->check(t);
+  int epoch = 0;
   for (const GemmDType t : types) {
+    if (!refresh_context(r, ctx, epoch, types)) break;
     for (const std::int64_t n : sizes) {
       GemmCaseOptions o;
       o.repetitions = 20;
