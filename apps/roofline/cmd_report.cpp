@@ -4,6 +4,7 @@
 
 #include "cli_common.hpp"
 #include "command.hpp"
+#include "report_visuals.hpp"
 #include "roofline/calibration.hpp"
 #include "roofline/errors.hpp"
 #include "roofline/io.hpp"
@@ -29,6 +30,7 @@ struct ReportOptions {
   std::int64_t tensor_parallel = 1;
   std::string format = "table";
   std::string out;
+  VisualOptions visuals;
 };
 
 const bool registered = register_command(30, [](CLI::App& app, int&) {
@@ -56,6 +58,7 @@ const bool registered = register_command(30, [](CLI::App& app, int&) {
   sub->add_option("--tp", o.tensor_parallel, "tensor-parallel degree");
   sub->add_option("--format", o.format, "table, json or csv")->check(CLI::IsMember({"table", "json", "csv"}));
   sub->add_option("--out", o.out, "write the report to this file (atomically) instead of standard output");
+  add_visual_options(sub, o.visuals);
   sub->callback([weights, activations, kv] {
     HardwareRegistry hws = HardwareRegistry::load_default();
     ModelRegistry models = ModelRegistry::load_default();
@@ -100,6 +103,7 @@ const bool registered = register_command(30, [](CLI::App& app, int&) {
     StepReport r{&model, &hw, c, predict_step(model, c, hw, cal)};
     for (const OpPrediction& o : r.prediction.ops)  // a kernel the GPU cannot run: refuse, with the reason
       if (o.op.support == Support::unsupported) throw InvalidArgumentError(std::string(to_string(o.op.type)) + ": " + o.op.note);
+    write_visuals(o.visuals, r, cal, models);  // first: bad --records fail before anything is printed
     const std::string text = render_report(r, parse_report_format(o.format));
     if (o.out.empty()) std::cout << text;
     else write_file_atomically(o.out, text);
