@@ -294,6 +294,9 @@ CalibrationResult calibrate(const std::vector<MeasurementRecord>& records, const
       continue;
     }
     files.insert(rec.file);
+    if (std::find(opt.microbenchmark_suites.begin(), opt.microbenchmark_suites.end(), rec.suite) !=
+        opt.microbenchmark_suites.end())
+      continue;
     if (result.device.name.empty()) result.device = rec.device;
     const bool fit_suite = std::find(opt.fit_suites.begin(), opt.fit_suites.end(), rec.suite) != opt.fit_suites.end();
     std::vector<Op> ops;
@@ -304,7 +307,10 @@ CalibrationResult calibrate(const std::vector<MeasurementRecord>& records, const
       result.warnings.push_back(rec.file + ":" + std::to_string(rec.line) + ": skipped: " + e.what());
       continue;
     }
-    if (fit_suite && is_single_key(ops)) {
+    // Launch and stream microbenchmarks measure ceilings and overheads; they are reported, never fitted.
+    const bool fittable = rec.workload.kind == WorkloadKind::gemm || rec.workload.kind == WorkloadKind::attention ||
+                          rec.workload.kind == WorkloadKind::elementwise;
+    if (fit_suite && fittable && is_single_key(ops)) {
       fit_samples.push_back(Sample{&rec, ops[0], fnv1a(workload_json(rec.workload))});
     } else {
       eval_records.push_back(&rec);
@@ -548,24 +554,11 @@ Calibration load_calibration(const std::filesystem::path& file, const HardwareSp
     const std::string path = "params[" + std::to_string(i) + "]";
     const detail::JsonObject p(j["params"][i], file.string(), 0, path);
     const std::string key = p.string("key");
-    // key: class/math[/attention]
-    std::vector<std::string> parts;
-    std::stringstream ks(key);
-    for (std::string part; std::getline(ks, part, '/');) parts.push_back(part);
     ParamKey k;
     try {
-      if (parts.size() < 2 || parts.size() > 3) throw InvalidArgumentError("");
-      k.kernel = parse_kernel_class(parts[0]);
-      bool found = false;
-      for (std::size_t m = 0; m < math_path_count; ++m)
-        if (to_string(MathPath(m)) == parts[1]) {
-          k.math = MathPath(m);
-          found = true;
-        }
-      if (!found) throw InvalidArgumentError("");
-      if (parts.size() == 3) k.attention = parse_attention_kernel(parts[2]);
-    } catch (const Error&) {
-      p.fail("key", "not a parameter key (class/math[/attention]): '" + key + "'");
+      k = parse_param_key(key);
+    } catch (const Error& e) {
+      p.fail("key", e.what());
     }
     KernelParams kp;
     kp.fixed_s = p.positive("fixed_s");
@@ -596,10 +589,9 @@ Calibration transfer_calibration(const Calibration& from, const HardwareSpec& fr
   const double clock_ratio = (from_hw.boost_clock_hz && to_hw.boost_clock_hz)
                                  ? from_hw.boost_clock_hz->value / to_hw.boost_clock_hz->value
                                  : 1.0;
-  for (std::size_t ki = 0; ki < kernel_class_count; ++ki)
-    for (std::size_t mi = 0; mi < math_path_count; ++mi)
-      for (std::size_t ai = 0; ai < attention_kernel_count; ++ai) {
-        const ParamKey k{KernelClass(ki), MathPath(mi), AttentionKernel(ai)};
+  for (const ParamKey& k : all_param_keys()) {
+    {
+      {
         KernelParams p = from.params(k);
         if (p.provenance != Provenance::measured) continue;
         p.fixed_s *= clock_ratio;
@@ -608,6 +600,8 @@ Calibration transfer_calibration(const Calibration& from, const HardwareSpec& fr
         p.interval_high_fraction *= (1.0 + transfer_interval_widening);
         c.set(k, p);
       }
+    }
+  }
   c.set_status("transferred from " + from_hw.name + " (same architecture, " + std::string(to_string(to_hw.architecture)) +
                "); not measured on " + to_hw.name);
   return c;

@@ -1,5 +1,7 @@
 #include "roofline/roofline.hpp"
 
+#include "roofline/errors.hpp"
+
 #include "roofline/flash_attention.hpp"
 
 #include <algorithm>
@@ -37,6 +39,66 @@ ParamKey param_key(const Op& op) {
   k.math = op.math;
   const bool attention = op.kernel == KernelClass::attention_prefill || op.kernel == KernelClass::attention_decode;
   k.attention = attention ? op.attention_kernel : AttentionKernel::fa2;
+  if (op.kernel == KernelClass::elementwise) k.op = op.type;
+  return k;
+}
+
+std::vector<ParamKey> all_param_keys() {
+  std::vector<ParamKey> keys;
+  for (std::size_t ki = 0; ki < kernel_class_count; ++ki) {
+    const auto kc = KernelClass(ki);
+    for (std::size_t mi = 0; mi < math_path_count; ++mi) {
+      const auto mp = MathPath(mi);
+      if (kc == KernelClass::attention_prefill || kc == KernelClass::attention_decode) {
+        for (std::size_t ai = 0; ai < attention_kernel_count; ++ai) keys.push_back({kc, mp, AttentionKernel(ai)});
+      } else if (kc == KernelClass::elementwise) {
+        for (std::size_t oi = 0; oi < operator_type_count; ++oi)
+          keys.push_back({kc, mp, AttentionKernel::fa2, OperatorType(oi)});
+      } else {
+        keys.push_back({kc, mp});
+      }
+    }
+  }
+  return keys;
+}
+
+ParamKey parse_param_key(std::string_view text) {
+  std::vector<std::string> parts;
+  std::string cur;
+  for (char c : text) {
+    if (c == '/') {
+      parts.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  parts.push_back(cur);
+  const std::string bad = "not a parameter key (class/math[/variant]): '" + std::string(text) + "'";
+  if (parts.size() < 2 || parts.size() > 3) throw InvalidArgumentError(bad);
+  ParamKey k;
+  try {
+    k.kernel = parse_kernel_class(parts[0]);
+  } catch (const Error&) {
+    throw InvalidArgumentError(bad);
+  }
+  bool found = false;
+  for (std::size_t m = 0; m < math_path_count; ++m)
+    if (to_string(MathPath(m)) == parts[1]) {
+      k.math = MathPath(m);
+      found = true;
+    }
+  if (!found) throw InvalidArgumentError(bad);
+  const bool attention = k.kernel == KernelClass::attention_prefill || k.kernel == KernelClass::attention_decode;
+  if (parts.size() == 3) {
+    try {
+      if (attention) k.attention = parse_attention_kernel(parts[2]);
+      else if (k.kernel == KernelClass::elementwise) k.op = parse_operator_type(parts[2]);
+      else throw InvalidArgumentError(bad);
+    } catch (const Error&) {
+      throw InvalidArgumentError(bad);
+    }
+  }
   return k;
 }
 
@@ -44,6 +106,7 @@ std::string to_string(const ParamKey& k) {
   std::string s = std::string(to_string(k.kernel)) + "/" + std::string(to_string(k.math));
   if (k.kernel == KernelClass::attention_prefill || k.kernel == KernelClass::attention_decode)
     s += "/" + std::string(to_string(k.attention));
+  if (k.kernel == KernelClass::elementwise) s += "/" + std::string(to_string(k.op));
   return s;
 }
 
@@ -65,12 +128,12 @@ Calibration Calibration::priors(const HardwareSpec& hw) {
     }
     return 0.5;
   };
-  for (std::size_t ki = 0; ki < kernel_class_count; ++ki) {
-    for (std::size_t mi = 0; mi < math_path_count; ++mi) {
-      for (std::size_t ai = 0; ai < attention_kernel_count; ++ai) {
-        const auto kc = KernelClass(ki);
-        const auto mp = MathPath(mi);
-        const auto ak = AttentionKernel(ai);
+  for (const ParamKey& key : all_param_keys()) {
+    {
+      {
+        const auto kc = key.kernel;
+        const auto mp = key.math;
+        const auto ak = key.attention;
         KernelParams p;
         p.provenance = Provenance::inferred;
         // Streaming ceiling: 92% of 3.35 TB/s on H100 and 90% of 4.8 on H200 (hardware.md).
@@ -97,7 +160,7 @@ Calibration Calibration::priors(const HardwareSpec& hw) {
             p.fixed_s = 10e-6;
             break;
         }
-        c.table_[index(ParamKey{kc, mp, ak})] = p;
+        c.table_[index(key)] = p;
       }
     }
   }

@@ -130,15 +130,12 @@ TEST_CASE("confidence derives from calibration coverage: priors, transferred, me
   c.seq_len = 4096;
   auto with = [&](Provenance p, double error) {
     Calibration cal = Calibration::priors(h);
-    for (std::size_t k = 0; k < kernel_class_count; ++k)
-      for (std::size_t mp = 0; mp < math_path_count; ++mp)
-        for (std::size_t a = 0; a < attention_kernel_count; ++a) {
-          const ParamKey key{KernelClass(k), MathPath(mp), AttentionKernel(a)};
-          KernelParams kp = cal.params(key);
-          kp.provenance = p;
-          kp.heldout_median_error_fraction = error;
-          cal.set(key, kp);
-        }
+    for (const ParamKey& key : all_param_keys()) {
+      KernelParams kp = cal.params(key);
+      kp.provenance = p;
+      kp.heldout_median_error_fraction = error;
+      cal.set(key, kp);
+    }
     return cal;
   };
   std::string reason;

@@ -43,10 +43,16 @@ struct ParamKey {
   KernelClass kernel = KernelClass::gemm;
   MathPath math = MathPath::tc_16bit;
   AttentionKernel attention = AttentionKernel::fa2;  ///< ignored unless kernel is an attention class
+  OperatorType op = OperatorType::Q_PROJ;             ///< ignored unless kernel is elementwise (rope, residual, ...)
   bool operator==(const ParamKey&) const = default;
 };
 ParamKey param_key(const Op& op);
-std::string to_string(const ParamKey& k);  ///< "gemm/tc_16bit", "attention_decode/tc_16bit/fa2"
+/// "gemm/tc_16bit", "attention_decode/tc_16bit/fa2", "elementwise/simt_fp32/rope"
+std::string to_string(const ParamKey& k);
+/// Parses to_string's form; throws InvalidArgumentError.
+ParamKey parse_param_key(std::string_view text);
+/// Every distinct key (each attention class × attention kernel, elementwise × operator type, others once).
+std::vector<ParamKey> all_param_keys();
 
 /// Parameters for every parameter key of one GPU.
 class Calibration {
@@ -66,16 +72,20 @@ class Calibration {
   bool operator==(const Calibration&) const = default;
 
  private:
+  static constexpr std::size_t variant_count =
+      attention_kernel_count > operator_type_count ? attention_kernel_count : operator_type_count;
   static std::size_t index(const ParamKey& k) {
     const bool attention = k.kernel == KernelClass::attention_prefill || k.kernel == KernelClass::attention_decode;
-    return (static_cast<std::size_t>(k.kernel) * math_path_count + static_cast<std::size_t>(k.math)) *
-               attention_kernel_count +
-           (attention ? static_cast<std::size_t>(k.attention) : 0);
+    const std::size_t variant = attention ? static_cast<std::size_t>(k.attention)
+                                : k.kernel == KernelClass::elementwise ? static_cast<std::size_t>(k.op)
+                                                                       : 0;
+    return (static_cast<std::size_t>(k.kernel) * math_path_count + static_cast<std::size_t>(k.math)) * variant_count +
+           variant;
   }
   std::string gpu_;
   std::string status_ = "prior";
   std::string source_file_;
-  std::array<KernelParams, kernel_class_count * math_path_count * attention_kernel_count> table_{};
+  std::array<KernelParams, kernel_class_count * math_path_count * variant_count> table_{};
 };
 
 struct Prediction {

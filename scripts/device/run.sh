@@ -4,7 +4,8 @@
 #   scripts/device/run.sh harness   CUPTI/GPU tests, memcheck smoke, stream/launch/ceilings/gemm/elementwise/
 #                                   gemm_holdout/counters suites               (~6-8 min on an H100)
 #   scripts/device/run.sh torch     PyTorch suites: sdpa, sdpa_holdout, model_step, torch_elementwise (~7 min)
-#   scripts/device/run.sh kernels   the validate/ attention kernels: correctness, sanitizers, timing, SASS
+#   scripts/device/run.sh gemm      the cuBLASLt suites only
+#   scripts/device/run.sh kernels [--quick]   the validate/ attention kernels: correctness, sanitizers, timing, SASS
 # Each part stops starting steps after ROOFLINE_BUDGET_S seconds (default 540) and keeps what it measured.
 set -uo pipefail
 part="${1:?part: harness | torch | kernels}"
@@ -64,9 +65,17 @@ case "$part" in
     step torch_suites "$budget" python3 validate/torch/run_all.py --out-dir "$data" --budget-s $(( budget - 40 )) "$@"
     tail -n 40 "$work/logs/torch_suites.log"
     ;;
-  kernels)
-    shift 0
-    for s in validate/kernels/*/device_run.sh; do [[ -x "$s" ]] && step "$(basename "$(dirname "$s")")" 300 "$s" "$bin" "$work"; done
+  gemm)  # the cuBLASLt suites alone (re-measure after a fix)
+    common=(--hw "$hw" --out-dir "$data" --replace --quiet)
+    step suite_ceilings 60 "$bin/roofline-validate" "${common[@]}" ceilings
+    step suite_gemm 200 "$bin/roofline-validate" "${common[@]}" gemm
+    step suite_holdout 90 "$bin/roofline-validate" "${common[@]}" gemm_holdout
+    step suite_counters 60 "$bin/roofline-validate" "${common[@]}" counters
+    ;;
+  kernels)  # each kernel family's device_run.sh, with the per-family limit ROOFLINE_KERNEL_LIMIT_S
+    for s in validate/kernels/*/device_run.sh; do
+      [[ -x "$s" ]] && step "kernels_$(basename "$(dirname "$s")")" "${ROOFLINE_KERNEL_LIMIT_S:-300}" "$s" "$bin" "$work" "$@"
+    done
     ;;
   *) echo "unknown part $part"; exit 2 ;;
 esac
