@@ -252,7 +252,7 @@ TEST_CASE("cuBLASLt GEMMs match a CPU reference in every precision, fp8 scales i
       INFO(gemm_dtype_name(t) << " m=" << shape.m << " n=" << shape.n << " k=" << shape.k);
       try {
         const double err = check_gemm(handle.get(), t, shape, s.get());
-        CHECK(err <= (t == GemmDType::int8 ? 0.0 : 0.02));
+        CHECK(err <= (t == GemmDType::int8 ? 0.0 : t == GemmDType::fp8_e4m3 ? 0.05 : 0.02));  // fp8: reduced-precision accumulation
       } catch (const CudaError& e) {
         // cuBLASLt may have no algorithm for a small M in fp8/int8: that is recorded by the suites, not a bug.
         MESSAGE("not supported: " << e.what());
