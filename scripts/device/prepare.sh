@@ -13,7 +13,7 @@ rm -rf "$stage"
 mkdir -p "$stage/bin" "$stage/lib" "$stage/obj"
 # Every executable under validate/ and the CLI.
 while IFS= read -r f; do cp "$f" "$stage/bin/"; done < <(find "$build/validate" "$build/apps" -type f -executable \
-  ! -name "*.so*" ! -path "*/CMakeFiles/*" | sort)
+  ! -name "*.so*" ! -name "example*" ! -name "guide_*" ! -path "*/CMakeFiles/*" | sort)
 # Object files of the kernels, for the SASS checks (cuobjdump runs there).
 while IFS= read -r f; do
   rel="${f#"$build"/}"
@@ -30,5 +30,6 @@ done | sort -u | while read -r lib; do
     *) cp -L "$lib" "$stage/lib/" ;;
   esac
 done
+strip "$stage"/bin/* 2>/dev/null || true
 du -sh "$stage" "$stage"/*
 ls "$stage/bin" "$stage/lib"

@@ -79,6 +79,6 @@ case "$part" in
     ;;
   *) echo "unknown part $part"; exit 2 ;;
 esac
-tar -czf "$OUT/$part-$hw.tgz" -C "$work" data logs 2>/dev/null
+tar -czf "$OUT/$part-$hw.tgz" -C "$work" . 2>/dev/null
 cp "$log" "$OUT/"
 ls -la "$OUT" "$data"

@@ -9,7 +9,7 @@ hw="$("$bin/roofline-validate" --print-hw 2>/dev/null || echo h100_sxm)"
 mkdir -p "$out/logs"
 echo "== CPU tests"; "$bin/test_prefill_cpu" --no-intro=true | tail -2
 echo "== correctness"; timeout 150 "$bin/prefill_bench" --mode check --out "$out" $quick > "$out/logs/check.log" 2>&1; echo "check rc=$?"
-grep -E "FAIL|ERROR" "$out/logs/check.log" | head -20; tail -2 "$out/logs/check.log"
+grep -v " PASS$" "$out/logs/check.log" | head -30
 echo "== memcheck"; timeout 120 compute-sanitizer --tool memcheck --error-exitcode 3 "$bin/prefill_bench" --mode sanitize > "$out/logs/memcheck.log" 2>&1; echo "memcheck rc=$? $(grep 'ERROR SUMMARY' "$out/logs/memcheck.log" | tail -1)"
 echo "== racecheck"; timeout 150 compute-sanitizer --tool racecheck --racecheck-report hazard --error-exitcode 3 "$bin/prefill_bench" --mode sanitize > "$out/logs/racecheck.log" 2>&1; echo "racecheck rc=$? $(grep -E 'RACECHECK SUMMARY|ERROR SUMMARY' "$out/logs/racecheck.log" | tail -1)"
 echo "== timing"; timeout 200 "$bin/prefill_bench" --mode time --out "$out" --hw "$hw" $quick > "$out/logs/time.log" 2>&1; echo "time rc=$?"; tail -5 "$out/logs/time.log"

@@ -348,6 +348,9 @@ SimtParams simt_params(const PrefillShape& s, const Fp16Qkv& in, float softmax_s
 void launch_fa2_simt_rope(const PrefillShape& s, const Fp16Qkv& in, const float* rope_cos, const float* rope_sin,
                           float softmax_scale, __half* out, cudaStream_t stream) {
   detail::require_shape(PrefillKernel::fa2_simt_rope, s);
+  if (s.q_len > s.kv_len)  // query positions kv_len - q_len + i would index before the cos/sin table
+    throw InvalidArgumentError("fa2_simt_rope: q_len " + std::to_string(s.q_len) + " > kv_len " + std::to_string(s.kv_len) +
+                               " gives negative RoPE positions");
   detail::require_aligned(in.q, "fa2_simt_rope q");
   detail::require_aligned(in.k, "fa2_simt_rope k");
   detail::require_aligned(in.v, "fa2_simt_rope v");

@@ -384,7 +384,7 @@ int main(int argc, char** argv) {
   cases.push_back([&] { return producer_case("producer K-proj+RoPE+FP8FP8", prod, 256, false, 0); });
   if (!small) {
     const AttentionShape p64{.batch = 1, .q_heads = 8, .kv_heads = 2, .q_len = 1, .kv_len = 200, .head_dim = 64};
-    cases.push_back([&] { return producer_case("producer D=64", p64, 512, true, 0); });
+    cases.push_back([&, p64] { return producer_case("producer D=64", p64, 512, true, 0); });  // p64 dies with this block
   }
 
   std::ofstream jl;
