@@ -77,7 +77,7 @@ StepEvaluator::StepEvaluator(const ModelConfig& model, const StepConfig& config,
   struct Sample {
     std::int64_t batch, seq_len;
   };
-  constexpr Sample samples[4] = {{1, 64}, {1, 192}, {2, 64}, {3, 100}};
+  constexpr Sample samples[4] = {{1, 100}, {1, 300}, {2, 100}, {3, 150}};
   std::vector<Op> ops[4];
   for (int i = 0; i < 4; ++i) {
     StepConfig c = config;
@@ -91,7 +91,7 @@ StepEvaluator::StepEvaluator(const ModelConfig& model, const StepConfig& config,
     for (std::size_t j = 0; j < ops[0].size(); ++j)
       if (!same_structure(ops[0][j], ops[i][j])) return;
   }
-  const double t1 = 64, t2 = 192, t4 = 300, b4 = 3;
+  const double t1 = 100, t2 = 300, t4 = 450, b4 = 3;
   for (std::size_t j = 0; j < ops[0].size(); ++j) {
     Op tmpl = ops[0][j];
     tmpl.note.clear();  // copies on the hot path stay allocation-free
@@ -104,7 +104,7 @@ StepEvaluator::StepEvaluator(const ModelConfig& model, const StepConfig& config,
       const double f1 = field(ops[0][j], f), f2 = field(ops[1][j], f), f3 = field(ops[2][j], f);
       Affine a;
       a.per_token = (f2 - f1) / (t2 - t1);
-      a.per_batch = f3 - f1 - t1 * a.per_token;  // sample 3: T = 128 = 2 · t1, B = 2
+      a.per_batch = f3 - f1 - t1 * a.per_token;  // sample 3: T = 200 = 2 · t1, B = 2
       a.base = f1 - t1 * a.per_token - a.per_batch;
       if (!close(a.at(t4, b4), field(ops[3][j], f))) return;
       l.fields[f] = a;
@@ -132,7 +132,7 @@ StepEvaluator::StepEvaluator(const ModelConfig& model, const StepConfig& config,
   }
   compiled_ = true;
   // Self-check against the full prediction in the configured phase.
-  for (const Sample s : {Sample{1, 100}, Sample{3, 777}}) {
+  for (const Sample s : {Sample{1, 100}, Sample{3, 777}, Sample{1, 1}, Sample{16, 9}}) {
     StepConfig c = config;
     c.batch = s.batch;
     c.seq_len = s.seq_len;

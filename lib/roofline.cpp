@@ -176,10 +176,12 @@ inline double ceil_nonneg(double x) {
 }
 }  // namespace
 
-double gemm_compute_s(const GemmShape& g, double flop_per_s, double efficiency, int sm_count) {
+double gemm_compute_s(const GemmShape& g, double flop_per_s, double efficiency, int sm_count, int max_split) {
   // Tile shapes of cuBLAS-class kernels (M × N); split-K only while the tiles leave SMs idle.
   // Floating-point ceilings instead of 64-bit integer divisions: this runs once per GEMM prediction.
-  static constexpr double tiles[][2] = {{128, 256}, {256, 128}, {128, 128}, {64, 128}};
+  // Tiles (M × N) of cuBLASLt's Hopper kernels: skinny products run narrow-M tiles (kernel names such as
+  // nvjet_sm90_tst_64x8 on an H100: 8 rows of M by 64 of N), so small M is not padded to 64 or 128.
+  static constexpr double tiles[][2] = {{128, 256}, {256, 128}, {128, 128}, {64, 128}, {32, 64}, {16, 64}, {8, 64}};
   static constexpr double splits[] = {1, 2, 4, 8};
   const double sms = double(sm_count);
   const double per_sm = flop_per_s * efficiency / sms;
@@ -189,7 +191,7 @@ double gemm_compute_s(const GemmShape& g, double flop_per_s, double efficiency, 
     const double count = ceil_nonneg(m / t[0]) * ceil_nonneg(n / t[1]) * groups;
     const double tile_flops = 2.0 * t[0] * t[1] / per_sm;
     for (double s : splits) {
-      if (s > 1 && (count * (s / 2) >= sms || k / s < 256)) break;
+      if (s > double(max_split) || (s > 1 && (count * (s / 2) >= sms || k / s < 256))) break;
       const double waves = ceil_nonneg(count * s / sms);
       best = std::min(best, waves * tile_flops * ceil_nonneg(k / s));
     }
@@ -224,29 +226,56 @@ Prediction predict(const Op& op, const HardwareSpec& hw, const Calibration& cali
   double efficiency = p.compute_efficiency_fraction;
   if (op.support == Support::emulated && op.kernel == KernelClass::gemm) efficiency *= dequant_compute_fraction;
   const int sms = hw.sms();
-  if (peak > 0 && op.flops > 0) {
-    if (op.kernel == KernelClass::gemm) {
-      r.compute_s = gemm_compute_s(op.gemm, peak, efficiency, sms);
+  const double e = p.overlap_exponent;
+  // Smooth max: hi · (1 + (lo/hi)^p)^(1/p); the correction vanishes when one term dominates.
+  auto smooth_max = [e](double a, double b) {
+    const double hi = std::max(a, b), lo = std::min(a, b);
+    if (!(lo > 0)) return hi;
+    const double q = std::exp(e * std::log(lo / hi));  // (lo/hi)^p; cheaper than pow
+    if (q > 1e-4) return hi * std::pow(1.0 + q, 1.0 / e);
+    return hi * (1.0 + q / e);  // first-order term; relative error < 1e-8
+  };
+  auto occupancy_of = [&](double ctas) { return std::min(1.0, ctas / (double(sms) * p.occupancy_fraction)); };
+  double kernels = double(op.kernels_per_instance);
+  double body = 0;
+  if (op.kernel == KernelClass::gemm && peak > 0) {
+    // A cuBLAS-class library picks, per shape, between one kernel over the output tiles (few tiles leave SMs
+    // idle and the weights stream slowly) and a split-K kernel that fills the SMs plus a reduction kernel
+    // over fp32 partials. Either choice costs what the roofline says; the library is taken to pick the faster
+    // (min of two non-decreasing functions of the shape, so a larger problem is never predicted faster).
+    const GemmShape& g = op.gemm;
+    const double tm = g.m <= 8 ? 8 : g.m <= 16 ? 16 : g.m <= 32 ? 32 : g.m <= 64 ? 64 : 128;
+    const double tn = g.m <= 64 ? 64 : 128;
+    const double tiles = std::ceil(double(g.m) / tm) * std::ceil(double(g.n) / tn) * double(g.groups);
+    const double c1 = gemm_compute_s(g, peak, efficiency, sms, 1);
+    const double m1 = r.bytes / (bw * p.memory_efficiency_fraction * occupancy_of(tiles));
+    const double one = p.fixed_s * kernels + smooth_max(c1, m1);
+    const double c2 = gemm_compute_s(g, peak, efficiency, sms, 8);
+    const double partials = 2.0 * 2.0 * double(g.m) * double(g.n) * 4.0 * double(g.groups);  // 2-way, written and read
+    const double m2 = (r.bytes + partials) / (bw * p.memory_efficiency_fraction);
+    const double two = p.fixed_s * (kernels + 1) + smooth_max(c2, m2);
+    if (two < one) {
+      r.compute_s = c2;
+      r.memory_s = m2;
+      kernels += 1;
+      body = smooth_max(c2, m2);
     } else {
+      r.compute_s = c1;
+      r.memory_s = m1;
+      body = smooth_max(c1, m1);
+    }
+  } else {
+    if (peak > 0 && op.flops > 0) {
       const double executed = op.executed_flops > 0 ? op.executed_flops : op.flops;
       r.compute_s = executed / (peak * efficiency);
       if (op.critical_path_flops > 0)  // the largest block runs on one SM
         r.compute_s = std::max(r.compute_s, op.critical_path_flops * double(sms) / (peak * efficiency));
     }
+    const double occupancy = op.parallel_ctas > 0 ? occupancy_of(double(op.parallel_ctas)) : 1.0;
+    r.memory_s = r.bytes / (bw * p.memory_efficiency_fraction * occupancy);
+    body = smooth_max(r.compute_s, r.memory_s);
   }
-  double occupancy = 1.0;
-  if (op.parallel_ctas > 0)
-    occupancy = std::min(1.0, double(op.parallel_ctas) / (double(sms) * p.occupancy_fraction));
-  r.memory_s = r.bytes / (bw * p.memory_efficiency_fraction * occupancy);
-  // Smooth max: hi · (1 + (lo/hi)^p)^(1/p); the correction vanishes when one term dominates.
-  const double hi = std::max(r.compute_s, r.memory_s), lo = std::min(r.compute_s, r.memory_s);
-  double body = hi;
-  if (lo > 0) {
-    const double q = std::exp(p.overlap_exponent * std::log(lo / hi));  // (lo/hi)^p; cheaper than pow
-    if (q > 1e-4) body = hi * std::pow(1.0 + q, 1.0 / p.overlap_exponent);
-    else body = hi * (1.0 + q / p.overlap_exponent);  // first-order term; relative error < 1e-8
-  }
-  r.fixed_s = p.fixed_s * double(op.kernels_per_instance);
+  r.fixed_s = p.fixed_s * kernels;
   r.time_s = r.fixed_s + body;
   if (r.fixed_s > body) {
     r.bound = Bound::latency;

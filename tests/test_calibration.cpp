@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include "relative_approx.hpp"
+
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -77,9 +79,9 @@ TEST_CASE("the fit recovers known parameters from synthetic GEMM records and rep
   CHECK(f.converged);
   CHECK(f.records == 120);
   // Identifiable parameters come back within a few percent of the truth (noise is ±2%).
-  CHECK(f.params.fixed_s == doctest::Approx(truth().fixed_s).epsilon(0.08));
-  CHECK(f.params.memory_efficiency_fraction == doctest::Approx(truth().memory_efficiency_fraction).epsilon(0.03));
-  CHECK(f.params.compute_efficiency_fraction == doctest::Approx(truth().compute_efficiency_fraction).epsilon(0.03));
+  CHECK(f.params.fixed_s == ROOFLINE_APPROX(truth().fixed_s).epsilon(0.08));
+  CHECK(f.params.memory_efficiency_fraction == ROOFLINE_APPROX(truth().memory_efficiency_fraction).epsilon(0.03));
+  CHECK(f.params.compute_efficiency_fraction == ROOFLINE_APPROX(truth().compute_efficiency_fraction).epsilon(0.03));
   // Held-out error near the noise level; the priors were clearly worse on the same records.
   CHECK(f.heldout_cv.median < 0.02);
   CHECK(f.prior_cv.median > 0.05);
@@ -107,9 +109,9 @@ TEST_CASE("a calibrated profile round-trips through its file and is transferred 
   save_calibration(r, file);
   const Calibration loaded = load_calibration(file, h100);
   const ParamKey key{KernelClass::gemm, MathPath::tc_16bit};
-  CHECK(loaded.params(key).fixed_s == doctest::Approx(r.calibration.params(key).fixed_s));
+  CHECK(loaded.params(key).fixed_s == ROOFLINE_APPROX(r.calibration.params(key).fixed_s));
   CHECK(loaded.params(key).compute_efficiency_fraction ==
-        doctest::Approx(r.calibration.params(key).compute_efficiency_fraction));
+        ROOFLINE_APPROX(r.calibration.params(key).compute_efficiency_fraction));
   CHECK(loaded.params(key).provenance == Provenance::measured);
   // Loading it for another GPU is refused.
   const std::string wrong_gpu = file.string() + ": gpu: this profile is for 'h100_sxm', not 'h200_sxm'";
@@ -119,8 +121,8 @@ TEST_CASE("a calibrated profile round-trips through its file and is transferred 
   const Calibration t = transfer_calibration(loaded, h100, h200);
   CHECK(t.params(key).provenance == Provenance::transferred);
   CHECK(t.params(key).memory_efficiency_fraction == loaded.params(key).memory_efficiency_fraction);
-  CHECK(t.params(key).fixed_s == doctest::Approx(loaded.params(key).fixed_s));
-  CHECK(t.params(key).interval_high_fraction == doctest::Approx(loaded.params(key).interval_high_fraction * 1.1));
+  CHECK(t.params(key).fixed_s == ROOFLINE_APPROX(loaded.params(key).fixed_s));
+  CHECK(t.params(key).interval_high_fraction == ROOFLINE_APPROX(loaded.params(key).interval_high_fraction * 1.1));
   CHECK(t.params(ParamKey{KernelClass::norm, MathPath::simt_fp32}).provenance == Provenance::inferred);
   CHECK(t.status().find("transferred from h100_sxm") == 0);
 }
@@ -159,7 +161,7 @@ TEST_CASE("error statistics") {
   // |1.1 − 1| = 0.1, |0.8 − 1| = 0.2, |1.5 − 1| = 0.5: mean 0.2667, median 0.2, max 0.5.
   const ErrorStats s = error_stats({1.1, 0.8, 1.5}, {1.0, 1.0, 1.0});
   CHECK(s.count == 3);
-  CHECK(s.mape == doctest::Approx(0.8 / 3));
-  CHECK(s.median == doctest::Approx(0.2));
-  CHECK(s.max == doctest::Approx(0.5));
+  CHECK(s.mape == ROOFLINE_APPROX(0.8 / 3));
+  CHECK(s.median == ROOFLINE_APPROX(0.2));
+  CHECK(s.max == ROOFLINE_APPROX(0.5));
 }

@@ -2,6 +2,8 @@
 // ceilings per math path at the right height), measured ceilings from records worked out by hand, label
 // placement without overlaps, and each chart rendered to PNG by rsvg-convert (librsvg) and inspected.
 #include <doctest/doctest.h>
+
+#include "relative_approx.hpp"
 #include <nlohmann/json.hpp>
 
 #include <cmath>
@@ -148,9 +150,9 @@ TEST_CASE("svg helpers: escaping, numbers, decades, ticks, text widths") {
   CHECK(detail::decade_range(0.16, 1792) == std::pair<int, int>{-1, 4});
   CHECK(detail::decade_range(1e-3, 1e3) == std::pair<int, int>{-3, 3});  // exact powers stay on their decade
   // DejaVu Sans: every digit advances 1303/2048 em; at 100 px ten digits are 636.2 px.
-  CHECK(detail::text_width_px("0123456789", 100) == doctest::Approx(636.23).epsilon(1e-3));
+  CHECK(detail::text_width_px("0123456789", 100) == ROOFLINE_APPROX(636.23).epsilon(1e-3));
   // "µs": one 2-byte UTF-8 code point (0.65 em) + 's' (1067/2048 em) at 20 px = 13 + 10.42.
-  CHECK(detail::text_width_px("µs", 20) == doctest::Approx(23.42).epsilon(1e-3));
+  CHECK(detail::text_width_px("µs", 20) == ROOFLINE_APPROX(23.42).epsilon(1e-3));
 }
 
 TEST_CASE("the estimated text width matches what librsvg draws with DejaVu Sans") {
@@ -167,7 +169,7 @@ TEST_CASE("the estimated text width matches what librsvg draws with DejaVu Sans"
   if (s.is_null()) return;
   const double drawn = s["ink_box"][2].get<double>() - s["ink_box"][0].get<double>();
   // Ink excludes the side bearings of the first and last glyph: a few pixels less than the advance sum.
-  CHECK(drawn == doctest::Approx(detail::text_width_px(text, 50)).epsilon(0.03));
+  CHECK(drawn == ROOFLINE_APPROX(detail::text_width_px(text, 50)).epsilon(0.03));
 }
 
 TEST_CASE("the label placer keeps labels apart and off obstacles") {
@@ -186,8 +188,8 @@ TEST_CASE("the label placer keeps labels apart and off obstacles") {
     for (std::size_t j = i + 1; j < boxes.size(); ++j) CHECK(detail::overlap_area(boxes[i], boxes[j]) == 0);
   }
   // The first label takes the preferred spot: right of the marker, 3 px beyond its radius.
-  CHECK(boxes[0].x == doctest::Approx(208));
-  CHECK(boxes[0].y == doctest::Approx(143));
+  CHECK(boxes[0].x == ROOFLINE_APPROX(208));
+  CHECK(boxes[0].y == ROOFLINE_APPROX(143));
 }
 
 // ---- roofline chart -------------------------------------------------------------------------------
@@ -237,8 +239,8 @@ TEST_CASE("add_step places every operator with FLOPs at (FLOPs / bytes, FLOPs / 
     const RooflinePoint& p = c.points[i++];
     CHECK(p.label == std::string(to_string(o.op.type)));  // one row per type position: the short name
     CHECK(p.math == o.op.math);
-    CHECK(p.intensity_flop_per_byte == doctest::Approx(o.op.flops / o.op.bytes.total()));
-    CHECK(p.flop_per_s == doctest::Approx(o.op.flops / o.prediction.time_s));
+    CHECK(p.intensity_flop_per_byte == ROOFLINE_APPROX(o.op.flops / o.op.bytes.total()));
+    CHECK(p.flop_per_s == ROOFLINE_APPROX(o.op.flops / o.prediction.time_s));
     CHECK(p.flop_per_s <= hardware().get("h100_sxm").peak_flop_per_s(o.op.math));  // never above its ceiling
   }
   REQUIRE(c.notes.size() == 1);
@@ -333,9 +335,9 @@ TEST_CASE("the roofline SVG puts ceilings, the memory roof and points at their l
   for (const Element* l : xml_lite::with_class(root, "ceiling"))
     if (l->attr_or("data-math") == "tc_16bit") {
       found = true;
-      CHECK(tflops_at(num(*l, "y1")) == doctest::Approx(989.5).epsilon(0.002));
+      CHECK(tflops_at(num(*l, "y1")) == ROOFLINE_APPROX(989.5).epsilon(0.002));
       // It starts at the ridge point: 989.5e12 / 3.35e12 = 295.4 FLOP/byte.
-      CHECK(intensity_at(num(*l, "x1")) == doctest::Approx(989.5e12 / 3.35e12).epsilon(0.003));
+      CHECK(intensity_at(num(*l, "x1")) == ROOFLINE_APPROX(989.5e12 / 3.35e12).epsilon(0.003));
     }
   CHECK(found);
   // fp8 and int8 share 1979 TFLOP/s: two parallel lines 2.5 px apart, one label naming both.
@@ -343,7 +345,7 @@ TEST_CASE("the roofline SVG puts ceilings, the memory roof and points at their l
   for (const Element* l : xml_lite::with_class(root, "ceiling"))
     if (l->attr_or("data-math") == "tc_fp8" || l->attr_or("data-math") == "tc_int8") ys.push_back(num(*l, "y1"));
   REQUIRE(ys.size() == 2);
-  CHECK(std::fabs(ys[0] - ys[1]) == doctest::Approx(2.5).epsilon(0.05));
+  CHECK(std::fabs(ys[0] - ys[1]) == ROOFLINE_APPROX(2.5).epsilon(0.05));
   CHECK(contains(texts(root, "ceiling-label"), "1979 TFLOP/s fp8 tensor · int8 tensor"));
 
   // The memory roof: FLOP/s / intensity = 3.35e12 B/s at both of its ends.
@@ -351,7 +353,7 @@ TEST_CASE("the roofline SVG puts ceilings, the memory roof and points at their l
   REQUIRE(roofs.size() == 1);
   for (const char* end : {"1", "2"}) {
     const double x = num(*roofs[0], (std::string("x") + end).c_str()), y = num(*roofs[0], (std::string("y") + end).c_str());
-    CHECK(tflops_at(y) * 1e12 / intensity_at(x) == doctest::Approx(3.35e12).epsilon(0.004));
+    CHECK(tflops_at(y) * 1e12 / intensity_at(x) == ROOFLINE_APPROX(3.35e12).epsilon(0.004));
   }
 
   // A point: decode lm_head of Llama-3-8B, batch 8: 2·8·4096·128256 FLOP over its bytes and predicted time.
@@ -363,8 +365,8 @@ TEST_CASE("the roofline SVG puts ceilings, the memory roof and points at their l
   CHECK(head->op.flops == 2.0 * 8 * 4096 * 128256);
   for (const Element* m : xml_lite::with_class(root, "point"))
     if (m->attr_or("data-label") == "lm_head" && m->has_class("decode")) {
-      CHECK(intensity_at(num(*m, "cx")) == doctest::Approx(head->op.flops / head->op.bytes.total()).epsilon(0.004));
-      CHECK(tflops_at(num(*m, "cy")) * 1e12 == doctest::Approx(head->op.flops / head->prediction.time_s).epsilon(0.004));
+      CHECK(intensity_at(num(*m, "cx")) == ROOFLINE_APPROX(head->op.flops / head->op.bytes.total()).epsilon(0.004));
+      CHECK(tflops_at(num(*m, "cy")) * 1e12 == ROOFLINE_APPROX(head->op.flops / head->prediction.time_s).epsilon(0.004));
     }
 }
 
@@ -445,16 +447,16 @@ TEST_CASE("measured ceilings: best stream beyond the L2 and best GEMM per math p
   REQUIRE(m.memory);
   // read 2 GiB in 0.7 ms = 2147483648 / 7e-4 = 3.068e12 B/s beats copy (2 × 1 GiB / 0.8 ms = 2.684e12); the
   // 16 MiB read (inside the 50 MiB L2), the H200's record and the failed record do not count.
-  CHECK(m.memory->bytes_per_s == doctest::Approx(2147483648.0 / 7e-4));
+  CHECK(m.memory->bytes_per_s == ROOFLINE_APPROX(2147483648.0 / 7e-4));
   CHECK(m.memory->measured);
   CHECK(m.memory->source == "best of 2 stream records: read of 2.15 GB, fixture_read (records_h100.jsonl:1)");
   REQUIRE(m.compute.size() == 2);
   std::map<MathPath, double> rate;
   for (const RooflineCeiling& c : m.compute) rate[c.math] = c.flop_per_s;
   // bf16 8192³ in 1.4 ms: 2·8192³ / 1.4e-3 = 785.4 TFLOP/s (beats 4096³ at 687.2 and the m = 8 GEMV).
-  CHECK(rate[MathPath::tc_16bit] == doctest::Approx(2.0 * 8192.0 * 8192.0 * 8192.0 / 1.4e-3));
+  CHECK(rate[MathPath::tc_16bit] == ROOFLINE_APPROX(2.0 * 8192.0 * 8192.0 * 8192.0 / 1.4e-3));
   // fp8 8192³ in 0.78 ms: 1409.6 TFLOP/s.
-  CHECK(rate[MathPath::tc_fp8] == doctest::Approx(2.0 * 8192.0 * 8192.0 * 8192.0 / 7.8e-4));
+  CHECK(rate[MathPath::tc_fp8] == ROOFLINE_APPROX(2.0 * 8192.0 * 8192.0 * 8192.0 / 7.8e-4));
   CHECK(measured_ceilings(records, hardware().get("a100_sxm_80gb")).empty());
 
   RooflineChart c = h100_chart();
@@ -487,7 +489,7 @@ TEST_CASE("measured kernels are drawn beside their predictions") {
     CHECK(c.points[i].predicted_index == int(i) - 1);
     CHECK(c.points[i].intensity_flop_per_byte == c.points[i - 1].intensity_flop_per_byte);
   }
-  CHECK(c.points[1].flop_per_s == doctest::Approx(2.0 * 8192.0 * 8192.0 * 8192.0 / 1.4e-3));  // the bf16 8192³ record
+  CHECK(c.points[1].flop_per_s == ROOFLINE_APPROX(2.0 * 8192.0 * 8192.0 * 8192.0 / 1.4e-3));  // the bf16 8192³ record
   const xml_lite::Document doc = parse_ok(render_svg(c));
   CHECK(xml_lite::with_class(doc.root, "connector").size() == 5);
   int hollow = 0;
@@ -512,12 +514,12 @@ TEST_CASE("the breakdown sums each class and draws one segment per class present
   const StepBreakdown b = step_breakdown("decode", d);
   double sum = 0;
   for (double t : b.class_time_s) sum += t;
-  CHECK(sum == doctest::Approx(d.time_s).epsilon(1e-9));
+  CHECK(sum == ROOFLINE_APPROX(d.time_s).epsilon(1e-9));
   double ffn = 0;
   for (const OpPrediction& o : d.ops)
     if (o.op.type == OperatorType::FFN_GATE || o.op.type == OperatorType::FFN_UP || o.op.type == OperatorType::FFN_DOWN)
       ffn += o.total_s();
-  CHECK(b.class_time_s[static_cast<std::size_t>(OperatorClass::ffn)] == doctest::Approx(ffn));
+  CHECK(b.class_time_s[static_cast<std::size_t>(OperatorClass::ffn)] == ROOFLINE_APPROX(ffn));
 
   const StepBreakdown p = step_breakdown("prefill", step("h100_sxm", Phase::prefill, 1, 4096));
   const xml_lite::Document doc = parse_ok(render_breakdown_svg({b, p}, BarScale::share, "time"));
@@ -531,7 +533,7 @@ TEST_CASE("the breakdown sums each class and draws one segment per class present
   std::map<std::string, double> width_by_row;
   for (const Element* s : segments) width_by_row[s->attr_or("y")] += num(*s, "width");
   REQUIRE(width_by_row.size() == 2);
-  for (const auto& [row, w] : width_by_row) CHECK(w == doctest::Approx(x100 - x0).epsilon(0.002));
+  for (const auto& [row, w] : width_by_row) CHECK(w == ROOFLINE_APPROX(x100 - x0).epsilon(0.002));
   CHECK(texts(doc.root, "bar-label") == std::vector<std::string>{"decode", "prefill"});
   CHECK(contains(texts(doc.root, "axis-title"), "share of step time (%)"));
   CHECK(contains(texts(doc.root, "legend-entry"), "FFN"));
@@ -562,7 +564,7 @@ TEST_CASE("the strategy chart: a bar and an interval per strategy, memory agains
     CHECK((l->attr_or("font-weight") == "bold") == (l->all_text() == "fp8"));
   // Bars are proportional to time: bf16 / fp8 bar widths = their time ratio.
   const auto bars = xml_lite::with_class(doc.root, "time-bar");
-  CHECK(num(*bars[0], "width") / num(*bars[1], "width") == doctest::Approx(rows[0].time_s / rows[1].time_s).epsilon(0.01));
+  CHECK(num(*bars[0], "width") / num(*bars[1], "width") == ROOFLINE_APPROX(rows[0].time_s / rows[1].time_s).epsilon(0.01));
 }
 
 TEST_CASE("the attention chart draws the kernels a GPU runs and names the others with the reason") {

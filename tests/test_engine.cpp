@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include "relative_approx.hpp"
+
 #include <cmath>
 #include <limits>
 #include <map>
@@ -64,9 +66,9 @@ TEST_CASE("QuantErrorTable: output SQNR per scheme from the measured rows") {
                            row(Precision::nvfp4, Granularity::per_block, 24, 20, 0.1)});
   // W8A8 fp8, per-token scales: the product's rel RMSE 0.01 -> 40 dB; per-tensor: 0.1 -> 20 dB.
   CHECK(*t.linear_sqnr_db(Precision::fp8_e4m3, Precision::fp8_e4m3, ActivationScaling::dynamic_per_token) ==
-        doctest::Approx(40.0));
+        ROOFLINE_APPROX(40.0));
   CHECK(*t.linear_sqnr_db(Precision::fp8_e4m3, Precision::fp8_e4m3, ActivationScaling::static_per_tensor) ==
-        doctest::Approx(20.0));
+        ROOFLINE_APPROX(20.0));
   // Weight-only: the weight's own SQNR (int4 groups of 128: the per-block row).
   CHECK(*t.linear_sqnr_db(Precision::int4, Precision::bf16, ActivationScaling::static_per_tensor) == 16.0);
   // Mixed W4A8: the weaker of the two tensors.
@@ -98,16 +100,16 @@ TEST_CASE("cited_loss_percent takes the worst numeric evidence") {
   q.evidence = {mmlu, text};
   const QualityEvidence* src = nullptr;
   // (0.6737 - 0.6681) / 0.6737 = 0.8312%.
-  CHECK(*cited_loss_percent(q, &src) == doctest::Approx(0.83123).epsilon(1e-4));
+  CHECK(*cited_loss_percent(q, &src) == ROOFLINE_APPROX(0.83123).epsilon(1e-4));
   CHECK(src->metric == "MMLU accuracy");
   q.evidence.push_back(recovery);
-  CHECK(*cited_loss_percent(q) == doctest::Approx(7.0));
+  CHECK(*cited_loss_percent(q) == ROOFLINE_APPROX(7.0));
   QualityEvidence ppl;
   ppl.metric = "wikitext2 perplexity";
   ppl.baseline = 6.0;
   ppl.quantized = 6.6;  // lower is better: +10%
   q.evidence = {ppl};
-  CHECK(*cited_loss_percent(q) == doctest::Approx(10.0));
+  CHECK(*cited_loss_percent(q) == ROOFLINE_APPROX(10.0));
   q.evidence = {text};
   CHECK_FALSE(cited_loss_percent(q).has_value());
 }
@@ -257,7 +259,7 @@ TEST_CASE("the quality budget decides which formats compete") {
   const QuantizationRecommendation one = engine("h100_sxm").recommend(m, Phase::decode, 4096);
   CHECK(one.config.strategy_name == "fp8_balanced");
   REQUIRE(one.quality.cited_loss_percent.has_value());
-  CHECK(*one.quality.cited_loss_percent == doctest::Approx(0.83123).epsilon(1e-4));
+  CHECK(*one.quality.cited_loss_percent == ROOFLINE_APPROX(0.83123).epsilon(1e-4));
   CHECK(one.expected_quality_loss.find("auto-round") != std::string::npos);
   // NVFP4 W4A4 (cited 8.0% MMLU loss) is over a 1% budget on B200 with its reason.
   const QuantizationRecommendation b = engine("b200").recommend(m, Phase::decode, 4096);
@@ -318,7 +320,7 @@ TEST_CASE("the recommendation explains itself") {
     CHECK(b.ridge_flop_per_byte > 0);
     if (b.type == OperatorType::FFN_DOWN) CHECK(b.bound == Bound::memory);
   }
-  CHECK(share == doctest::Approx(1.0));
+  CHECK(share == ROOFLINE_APPROX(1.0));
   CHECK(r.kv_cache_bytes > 0);
   CHECK(r.memory_savings_pct > 0);
   CHECK(r.fa_config.version != FlashAttentionVersion::FA1);
@@ -365,9 +367,9 @@ TEST_CASE("StepEvaluator equals predict_step, and falls back for MoE") {
         const StepPrediction p = predict_step(m, c, h, cal);
         CAPTURE(name);
         CAPTURE(lengths[i]);
-        CHECK(e.evaluate(3, lengths[i]).time_s == doctest::Approx(p.time_s).epsilon(1e-9));
-        CHECK(many[i].time_s == doctest::Approx(p.time_s).epsilon(1e-9));
-        CHECK(many[i].interval_high_s == doctest::Approx(p.interval_high_s).epsilon(1e-9));
+        CHECK(e.evaluate(3, lengths[i]).time_s == ROOFLINE_APPROX(p.time_s).epsilon(1e-9));
+        CHECK(many[i].time_s == ROOFLINE_APPROX(p.time_s).epsilon(1e-9));
+        CHECK(many[i].interval_high_s == ROOFLINE_APPROX(p.interval_high_s).epsilon(1e-9));
       }
       CHECK_THROWS_AS(e.evaluate(0, 10), InvalidArgumentError);
     }

@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include "relative_approx.hpp"
+
 #include <cmath>
 #include <set>
 #include <string>
@@ -220,8 +222,8 @@ TEST_CASE("golden: FlashAttention-3 decode packs the GQA group and splits K/V") 
 TEST_CASE("the softmax term: exponentials at 16 per SM per clock, serial in FA2, overlapped in FA3") {
   const HardwareSpec& h = hardware().get("h100_sxm");
   // 67e12 FLOP/s fp32 / 2 / (128 FMA lanes / 16) = 4.1875e12 exp/s; A100: 19.5e12 / 2 / (64 / 16) = 2.4375e12.
-  CHECK(special_function_ops_per_s(h) == doctest::Approx(4.1875e12));
-  CHECK(special_function_ops_per_s(hardware().get("a100_sxm_80gb")) == doctest::Approx(2.4375e12));
+  CHECK(special_function_ops_per_s(h) == ROOFLINE_APPROX(4.1875e12));
+  CHECK(special_function_ops_per_s(hardware().get("a100_sxm_80gb")) == ROOFLINE_APPROX(2.4375e12));
   // FA2 causal 256 × 256, one head, d = 128: 4 m-blocks of 64 < 211 slots, so FlashAttention-2 splits K/V in
   // 2 and runs its split kernel (64 × 128 tiles): query block b sees ceil((64b + 64)/128) = 1, 1, 2, 2 tiles,
   // 6 tiles = 49,152 score elements. Exponentials 49,152 · (1 + 1/128) = 49,536 -> 1.18295e-8 s; fp32 work
@@ -232,17 +234,17 @@ TEST_CASE("the softmax term: exponentials at 16 per SM per clock, serial in FA2,
   CHECK(c.splits == 2);
   CHECK(c.block_kv == 128);
   CHECK(c.flops == 25165824.0);
-  CHECK(c.exp_ops == doctest::Approx(49536.0));
-  CHECK(c.alu_ops == doctest::Approx(221184.0));
+  CHECK(c.exp_ops == ROOFLINE_APPROX(49536.0));
+  CHECK(c.alu_ops == ROOFLINE_APPROX(221184.0));
   CHECK_FALSE(c.softmax_overlapped);
-  CHECK(c.softmax_s == doctest::Approx(1.18295e-8).epsilon(1e-4));
-  CHECK(c.tensor_s == doctest::Approx(3.8150e-8).epsilon(1e-4));
-  CHECK(c.compute_flops == doctest::Approx((3.8150e-8 + 1.18295e-8) * 989.5e12).epsilon(1e-4));
+  CHECK(c.softmax_s == ROOFLINE_APPROX(1.18295e-8).epsilon(1e-4));
+  CHECK(c.tensor_s == ROOFLINE_APPROX(3.8150e-8).epsilon(1e-4));
+  CHECK(c.compute_flops == ROOFLINE_APPROX((3.8150e-8 + 1.18295e-8) * 989.5e12).epsilon(1e-4));
   // FA3 on the same shape overlaps: its compute term is the larger of the two, not the sum.
   const AttentionCost f3 = attention_cost(shape(1, 1, 1, 256, 256, 128, true), AttentionKernel::fa3, Precision::bf16,
                                           Precision::bf16, h);
   CHECK(f3.softmax_overlapped);
-  CHECK(f3.compute_flops == doctest::Approx(std::max(f3.tensor_s, f3.softmax_s) * 989.5e12));
+  CHECK(f3.compute_flops == ROOFLINE_APPROX(std::max(f3.tensor_s, f3.softmax_s) * 989.5e12));
 }
 
 TEST_CASE("FlashAttention-4 on sm_100: two query tiles per CTA, software exp2, no routine O rescaling") {
@@ -258,8 +260,8 @@ TEST_CASE("FlashAttention-4 on sm_100: two query tiles per CTA, software exp2, n
   // 12.5% of exponentials emulated (causal, hd 128): exp_ops = elements · (0.875 + 1/128); fp32 work
   // elements · (3.5 + 0.125 · 9), no O rescaling for 16-bit inputs.
   const double elements = c.flops / (4.0 * 128);
-  CHECK(c.exp_ops == doctest::Approx(elements * (0.875 + 1.0 / 128)));
-  CHECK(c.alu_ops == doctest::Approx(elements * (3.5 + 0.125 * 9)));
+  CHECK(c.exp_ops == ROOFLINE_APPROX(elements * (0.875 + 1.0 / 128)));
+  CHECK(c.alu_ops == ROOFLINE_APPROX(elements * (3.5 + 0.125 * 9)));
   // The sm_90 path of the same package is FA3-class: one query tile per CTA, 128 × 128 tiles at hd 128.
   const AttentionCost h = attention_cost(shape(1, 32, 8, 8192, 8192, 128, true), AttentionKernel::fa4, Precision::bf16,
                                          Precision::bf16, hardware().get("h100_sxm"));
@@ -305,9 +307,9 @@ TEST_CASE("block sparsity: supported by FA1 and FA4 only, and it removes the ski
   const AttentionCost dense = attention_cost(s, AttentionKernel::fa4, Precision::bf16, Precision::bf16, b200);
   const AttentionCost half = attention_cost(s, AttentionKernel::fa4, Precision::bf16, Precision::bf16, b200, sparse);
   REQUIRE(half.supported);
-  CHECK(half.flops == doctest::Approx(dense.flops * 0.5));
-  CHECK(half.useful_flops == doctest::Approx(dense.useful_flops * 0.5));
-  CHECK(half.bytes.kv_read_bytes == doctest::Approx(dense.bytes.kv_read_bytes * 0.5));
+  CHECK(half.flops == ROOFLINE_APPROX(dense.flops * 0.5));
+  CHECK(half.useful_flops == ROOFLINE_APPROX(dense.useful_flops * 0.5));
+  CHECK(half.bytes.kv_read_bytes == ROOFLINE_APPROX(dense.bytes.kv_read_bytes * 0.5));
   CHECK(half.bytes.scales_bytes > 0);  // block index lists
   for (AttentionKernel k : {AttentionKernel::fa2, AttentionKernel::cudnn, AttentionKernel::unfused}) {
     const AttentionCost c = attention_cost(s, k, Precision::bf16, Precision::bf16, b200, sparse);
@@ -343,7 +345,7 @@ TEST_CASE("golden: the seeds' pruned decode bytes (kernels.md, decode_cost.hpp)"
   AttentionOptions skip = one_split;
   skip.skip_fraction = 0.9;
   const AttentionCost q2s = attention_cost(s, AttentionKernel::q2fp8, Precision::bf16, Precision::bf16, h, skip);
-  CHECK(q2s.bytes.kv_read_bytes == doctest::Approx(8 * 4096 * 70.4));
+  CHECK(q2s.bytes.kv_read_bytes == ROOFLINE_APPROX(8 * 4096 * 70.4));
   // fp8fp8 dense moves as many K/V bytes as bf16 (128 + 128 + 256 = 512 B per token per KV head).
   const AttentionCost f8 = attention_cost(s, AttentionKernel::fp8fp8, Precision::bf16, Precision::bf16, h, one_split);
   CHECK(f8.bytes.kv_read_bytes == 16777216.0);
@@ -380,7 +382,7 @@ TEST_CASE("the unfused path materialises S and P") {
   CHECK(c.kernels == 4);
   const double qo = 4 * 512 * 64 * 2.0;
   const double kv = 512 * 64 * 2 * 2.0;
-  CHECK(c.bytes.total() == doctest::Approx(2 * qo + kv + 2 * 524288.0 + 8388608.0));
+  CHECK(c.bytes.total() == ROOFLINE_APPROX(2 * qo + kv + 2 * 524288.0 + 8388608.0));
   CHECK(c.flops == 4.0 * 64 * 1048576);  // the masked half is computed too
 }
 
@@ -459,14 +461,14 @@ TEST_CASE("the FlashAttentionRoofline predicts through the calibrated roofline")
   REQUIRE(a.supported);
   CHECK(a.bound == Bound::memory);
   CHECK(a.bottleneck == "memory");
-  CHECK(a.predicted_time_s == doctest::Approx(predict(a.op, h, cal).time_s));
+  CHECK(a.predicted_time_s == ROOFLINE_APPROX(predict(a.op, h, cal).time_s));
   // Halving the calibrated memory efficiency of (attention_decode, tc_16bit, fa2) doubles the memory term.
   const ParamKey key{KernelClass::attention_decode, MathPath::tc_16bit, AttentionKernel::fa2};
   KernelParams p = cal.params(key);
   p.memory_efficiency_fraction /= 2;
   cal.set(key, p);
   const FlashAttentionMetrics b = FlashAttentionRoofline(h, cal).predict(1, 32, 8, 1, 32768, 128, false, c);
-  CHECK(b.prediction.memory_s == doctest::Approx(2 * a.prediction.memory_s));
+  CHECK(b.prediction.memory_s == ROOFLINE_APPROX(2 * a.prediction.memory_s));
   CHECK(b.predicted_time_s > a.predicted_time_s);
   // The seed's example: FA3 with fp8 on GB10 is refused (no wgmma on sm_121).
   FlashAttentionConfig seed;

@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include "relative_approx.hpp"
+
 #include "roofline/errors.hpp"
 #include "roofline/hardware.hpp"
 #include "test_support.hpp"
@@ -24,15 +26,15 @@ TEST_CASE("every shipped hardware profile loads, with the six GPUs of the brief"
 TEST_CASE("sparse datasheet peaks are halved to dense") {
   // H100 SXM datasheet: BF16 1979 TFLOP/s with sparsity -> 989.5 dense; FP8 3958 -> 1979.
   const HardwareSpec& h = hardware().get("h100_sxm");
-  CHECK(h.peak_flop_per_s(MathPath::tc_16bit) == doctest::Approx(989.5e12));
+  CHECK(h.peak_flop_per_s(MathPath::tc_16bit) == ROOFLINE_APPROX(989.5e12));
   CHECK(h.peak(MathPath::tc_16bit).datasheet_sparse);
-  CHECK(h.peak_flop_per_s(MathPath::tc_fp8) == doctest::Approx(1979e12));
-  CHECK(h.bandwidth_bytes_per_s() == doctest::Approx(3.35e12));
+  CHECK(h.peak_flop_per_s(MathPath::tc_fp8) == ROOFLINE_APPROX(1979e12));
+  CHECK(h.bandwidth_bytes_per_s() == ROOFLINE_APPROX(3.35e12));
   // Critical intensity of 16-bit tensor cores: 989.5e12 / 3.35e12 = 295.4 FLOP/B.
-  CHECK(critical_intensity(h, MathPath::tc_16bit) == doctest::Approx(295.4).epsilon(1e-3));
+  CHECK(critical_intensity(h, MathPath::tc_16bit) == ROOFLINE_APPROX(295.4).epsilon(1e-3));
   // GB10: FP4 1 PFLOP with sparsity (product page) -> 500 TFLOP/s dense; 16-bit inferred, flagged so.
   const HardwareSpec& g = hardware().get("gb10");
-  CHECK(g.peak_flop_per_s(MathPath::tc_fp4) == doctest::Approx(500e12));
+  CHECK(g.peak_flop_per_s(MathPath::tc_fp4) == ROOFLINE_APPROX(500e12));
   CHECK(g.peak(MathPath::tc_16bit).dense_flop_per_s.provenance == Provenance::inferred);
   CHECK_FALSE(g.l2_bytes.has_value());
 }

@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include "relative_approx.hpp"
+
 #include <map>
 #include <set>
 
@@ -421,13 +423,13 @@ TEST_CASE("hand-computed weight and KV bytes of a Llama-3-8B decode step under e
   for (const Case& k : cases) {
     CAPTURE(k.c.name);
     const StepTotals t = totals(run(k.c, "h200_sxm", Phase::decode, 1, 4096));
-    CHECK(t.weights_bytes == doctest::Approx(llama8b_decoder_linear_params * k.decoder_bytes_per_param + lm_head_bf16));
+    CHECK(t.weights_bytes == ROOFLINE_APPROX(llama8b_decoder_linear_params * k.decoder_bytes_per_param + lm_head_bf16));
   }
   CHECK(totals(run(create_w4a16_aggressive(), "h200_sxm", Phase::decode, 1, 4096)).weights_bytes ==
-        doctest::Approx(3598712832.0 + 1050673152.0));
+        ROOFLINE_APPROX(3598712832.0 + 1050673152.0));
   // layerwise_gradient: 11 + 11 + 10 layers of 218,103,808 parameters at 2, 1 and 0.5625 bytes.
   CHECK(totals(run(create_layerwise_gradient(), "h200_sxm", Phase::decode, 1, 4096)).weights_bytes ==
-        doctest::Approx(218103808.0 * (11 * 2.0 + 11 * 1.0 + 10 * 0.5625) + lm_head_bf16));
+        ROOFLINE_APPROX(218103808.0 * (11 * 2.0 + 11 * 1.0 + 10 * 0.5625) + lm_head_bf16));
 
   // KV read: 32 layers · 2 (K, V) · 8 heads · 4097 tokens · 128 · bytes; bf16 537,001,984 B, fp8 half,
   // NVFP4 (4 bits + an 8-bit scale per 16) 0.5625 / 2 of bf16 = 151,031,808 B.
@@ -440,7 +442,7 @@ TEST_CASE("hand-computed weight and KV bytes of a Llama-3-8B decode step under e
   StepConfig s;
   s.seq_len = 4096;
   s.precision = to_assignment(create_w4a16_aggressive(), models().get("llama3-8b"));
-  CHECK(memory_footprint(models().get("llama3-8b"), s).weights_bytes == doctest::Approx(5700583424.0));
+  CHECK(memory_footprint(models().get("llama3-8b"), s).weights_bytes == ROOFLINE_APPROX(5700583424.0));
 }
 
 TEST_CASE("model property: W4A16 speeds up batch-1 decode but not large-batch prefill, on every GPU") {
@@ -471,7 +473,7 @@ TEST_CASE("the KV format sets the attention read cost; NVFP4 carries its block s
       CHECK(o.op.support == Support::native);
     }
     // 8 sequences · 32 layers · 2 · 8 heads · 32769 tokens · 128 elements · bytes per element (with scales).
-    CHECK(kv_bytes == doctest::Approx(8.0 * 32 * 2 * 8 * 32769 * 128 * bytes_per_element(kv)));
+    CHECK(kv_bytes == ROOFLINE_APPROX(8.0 * 32 * 2 * 8 * 32769 * 128 * bytes_per_element(kv)));
     if (previous > 0) CHECK(attention_s < previous);
     previous = attention_s;
   }

@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include "relative_approx.hpp"
+
 #include "roofline/errors.hpp"
 #include "roofline/model.hpp"
 #include "test_support.hpp"
@@ -27,14 +29,14 @@ TEST_CASE("every shipped model loads with its published shape") {
 TEST_CASE("parameter counts match the published sizes") {
   // Llama-3-8B: per layer q 4096² + k,v 2·1024·4096 + o 4096² + 3·14336·4096 + 2 norms = 218,112,000;
   // ×32 = 6,979,584,000; + embeddings and LM head 2·128256·4096 = 1,050,673,152; + final norm 4096.
-  CHECK(parameter_count(models().get("llama3-8b")) == doctest::Approx(8030261248.0));
-  CHECK(parameter_count(models().get("llama3-70b")) == doctest::Approx(70.55e9).epsilon(1e-3));
-  CHECK(parameter_count(models().get("llama3.1-405b")) == doctest::Approx(405.85e9).epsilon(1e-3));
-  CHECK(parameter_count(models().get("mistral-7b")) == doctest::Approx(7.24e9).epsilon(1e-3));
-  CHECK(parameter_count(models().get("qwen2.5-7b")) == doctest::Approx(7.62e9).epsilon(1e-3));
+  CHECK(parameter_count(models().get("llama3-8b")) == ROOFLINE_APPROX(8030261248.0));
+  CHECK(parameter_count(models().get("llama3-70b")) == ROOFLINE_APPROX(70.55e9).epsilon(1e-3));
+  CHECK(parameter_count(models().get("llama3.1-405b")) == ROOFLINE_APPROX(405.85e9).epsilon(1e-3));
+  CHECK(parameter_count(models().get("mistral-7b")) == ROOFLINE_APPROX(7.24e9).epsilon(1e-3));
+  CHECK(parameter_count(models().get("qwen2.5-7b")) == ROOFLINE_APPROX(7.62e9).epsilon(1e-3));
   // Mixtral 8x7B: 46.7B total, 12.9B active (Mistral AI's announcement).
-  CHECK(parameter_count(models().get("mixtral-8x7b")) == doctest::Approx(46.7e9).epsilon(2e-3));
-  CHECK(active_parameter_count(models().get("mixtral-8x7b")) == doctest::Approx(12.9e9).epsilon(3e-3));
+  CHECK(parameter_count(models().get("mixtral-8x7b")) == ROOFLINE_APPROX(46.7e9).epsilon(2e-3));
+  CHECK(active_parameter_count(models().get("mixtral-8x7b")) == ROOFLINE_APPROX(12.9e9).epsilon(3e-3));
 }
 
 TEST_CASE("linear layers of a GQA model") {
@@ -67,7 +69,7 @@ TEST_CASE("the seed's inline form and a Hugging Face config.json") {
   CHECK(hf.vocab_size == shipped.vocab_size);
   CHECK(hf.qkv_bias);
   CHECK_FALSE(hf.sliding_window_tokens.has_value());  // use_sliding_window: false
-  CHECK(parameter_count(hf) == doctest::Approx(parameter_count(shipped)));
+  CHECK(parameter_count(hf) == ROOFLINE_APPROX(parameter_count(shipped)));
 }
 
 namespace {

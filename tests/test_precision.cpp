@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include "relative_approx.hpp"
+
 #include "roofline/errors.hpp"
 #include "roofline/precision.hpp"
 
@@ -10,13 +12,13 @@ using namespace roofline;
 
 TEST_CASE("bits per element include block scales") {
   // NVFP4: 4-bit E2M1 + one 8-bit E4M3 scale per 16 elements = 4 + 8/16 = 4.5 bits = 0.5625 B.
-  CHECK(bits_per_element(Precision::nvfp4) == doctest::Approx(4.5));
-  CHECK(bytes_per_element(Precision::nvfp4) == doctest::Approx(0.5625));
+  CHECK(bits_per_element(Precision::nvfp4) == ROOFLINE_APPROX(4.5));
+  CHECK(bytes_per_element(Precision::nvfp4) == ROOFLINE_APPROX(0.5625));
   // MXFP4: 4 + 8/32 = 4.25 bits = 0.53125 B.
-  CHECK(bits_per_element(Precision::mxfp4) == doctest::Approx(4.25));
-  CHECK(bytes_per_element(Precision::mxfp4) == doctest::Approx(0.53125));
+  CHECK(bits_per_element(Precision::mxfp4) == ROOFLINE_APPROX(4.25));
+  CHECK(bytes_per_element(Precision::mxfp4) == ROOFLINE_APPROX(0.53125));
   // INT4 group 128 with an fp16 scale: 4 + 16/128 = 4.125.
-  CHECK(bits_per_element(Precision::int4) == doctest::Approx(4.125));
+  CHECK(bits_per_element(Precision::int4) == ROOFLINE_APPROX(4.125));
   CHECK(bits_per_element(Precision::bf16) == 16);
   CHECK(bits_per_element(Precision::fp8_e4m3) == 8);
   CHECK(bits_per_element(Precision::fp32) == 32);

@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include "relative_approx.hpp"
+
 #include "roofline/errors.hpp"
 #include "roofline/workload.hpp"
 #include "test_support.hpp"
@@ -51,8 +53,8 @@ TEST_CASE("a model step workload predicts the same as predict_step") {
   c.seq_len = 2048;
   const StepPrediction s = predict_step(models().get("llama3-8b"), c, h, cal);
   const WorkloadPrediction p = predict_workload(w, h, cal, models());
-  CHECK(p.time_s == doctest::Approx(s.time_s));
-  CHECK(p.interval_low_s == doctest::Approx(s.interval_low_s));
+  CHECK(p.time_s == ROOFLINE_APPROX(s.time_s));
+  CHECK(p.interval_low_s == ROOFLINE_APPROX(s.interval_low_s));
   CHECK_THROWS_AS(predict_workload(parse_workload(R"({"op":"model_step","model":"gpt5","phase":"decode","batch":1,"context":1,"weights":"bf16","kv_cache":"bf16"})"),
                                    h, cal, models()),
                   UnknownNameError);

@@ -217,4 +217,5 @@ MemoryFootprint memory_footprint(const ModelConfig& model, const StepConfig& con
 /// output: FLOPs 2mnk, bytes W + x + y (+ block scales).
 Op gemm_op(const GemmShape& shape, Precision w, Precision a, const HardwareSpec& hw, OperatorType type = OperatorType::Q_PROJ);
 
+
 }  // namespace roofline

@@ -110,9 +110,9 @@ Prediction predict(const Op& op, const HardwareSpec& hw, const Calibration& cali
 /// The datasheet floor of one instance: max(FLOPs / peak, bytes / bandwidth); nothing runs faster.
 double datasheet_floor_s(const Op& op, const HardwareSpec& hw);
 
-/// Compute time of a GEMM on tensor cores: the best of a few tile shapes and split-K factors, padded to
-/// whole tiles and quantised into waves over the SMs, at `flop_per_s` × `efficiency`.
-double gemm_compute_s(const GemmShape& g, double flop_per_s, double efficiency, int sm_count);
+/// Compute time of a GEMM on tensor cores: the best of a few tile shapes and split-K factors up to
+/// `max_split`, padded to whole tiles and quantised into waves over the SMs, at `flop_per_s` × `efficiency`.
+double gemm_compute_s(const GemmShape& g, double flop_per_s, double efficiency, int sm_count, int max_split = 8);
 
 struct OpPrediction {
   Op op;

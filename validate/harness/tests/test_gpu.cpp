@@ -2,6 +2,8 @@
 // "SKIPPED: <reason>" and passes when no GPU (or, for counters, no profiling permission) is available.
 #include <doctest/doctest.h>
 
+#include "relative_approx.hpp"
+
 #include <algorithm>
 #include <cstring>
 #include <set>
@@ -65,7 +67,7 @@ TEST_CASE("a device-to-device memcpy times at a plausible fraction of the device
   CHECK(g.median_s <= g.max_s);
   CHECK(bw > 0.4 * peak);
   CHECK(bw < 1.02 * peak);
-  CHECK(p.median_s == doctest::Approx(g.median_s).epsilon(0.10));
+  CHECK(p.median_s == ROOFLINE_APPROX(g.median_s).epsilon(0.10));
 }
 
 TEST_CASE("the stream read kernel sums every word (CPU checksum) and reads HBM at a plausible rate") {
@@ -187,8 +189,8 @@ TEST_CASE("time_gpu through CUPTI activity agrees with CUDA events on a bandwidt
   CHECK(cupti.kernels_per_call == 1);
   REQUIRE(cupti.kernel_names.size() == 1);
   CHECK(cupti.kernel_names[0].find("stream_read_kernel") != std::string::npos);
-  CHECK(cupti.median_s == doctest::Approx(events.median_s).epsilon(0.10));
-  CHECK(cupti.span_median_s == doctest::Approx(cupti.median_s).epsilon(0.01));  // one kernel: span = duration
+  CHECK(cupti.median_s == ROOFLINE_APPROX(events.median_s).epsilon(0.10));
+  CHECK(cupti.span_median_s == ROOFLINE_APPROX(cupti.median_s).epsilon(0.01));  // one kernel: span = duration
 }
 
 TEST_CASE("counters: reading N bytes from HBM reports dram__bytes_read = N within 5%, writing N reports the writes") {
@@ -213,13 +215,13 @@ TEST_CASE("counters: reading N bytes from HBM reports dram__bytes_read = N withi
                                    << read.values.at("dram__bytes_write.sum") << " B, "
                                    << read.values.at("gpu__time_duration.sum") << " ns, passes " << read.passes);
   CHECK(read.kernels == 1);
-  CHECK(read.values.at("dram__bytes_read.sum") == doctest::Approx(static_cast<double>(bytes)).epsilon(0.05));
+  CHECK(read.values.at("dram__bytes_read.sum") == ROOFLINE_APPROX(static_cast<double>(bytes)).epsilon(0.05));
   CHECK(read.values.at("dram__bytes_write.sum") < 0.01 * bytes);
   CHECK(read.values.at("gpu__time_duration.sum") > 0);
   CHECK(read.errors.count("no__such_metric.sum") == 1);
   const CounterResult write = session.measure(
       [&](cudaStream_t st) { launch_stream(StreamKind::write, nullptr, out.get(), bytes, nullptr, StreamLaunch{}, st); }, s.get());
-  CHECK(write.values.at("dram__bytes_write.sum") == doctest::Approx(static_cast<double>(bytes)).epsilon(0.05));
+  CHECK(write.values.at("dram__bytes_write.sum") == ROOFLINE_APPROX(static_cast<double>(bytes)).epsilon(0.05));
   // Two kernels in one call: the values add up.
   const CounterResult both = session.measure(
       [&](cudaStream_t st) {
@@ -228,7 +230,7 @@ TEST_CASE("counters: reading N bytes from HBM reports dram__bytes_read = N withi
       },
       s.get());
   CHECK(both.kernels == 2);
-  CHECK(both.values.at("dram__bytes_read.sum") == doctest::Approx(2.0 * bytes).epsilon(0.05));
+  CHECK(both.values.at("dram__bytes_read.sum") == ROOFLINE_APPROX(2.0 * bytes).epsilon(0.05));
 }
 
 TEST_CASE("every elementwise kernel matches its CPU reference") {

@@ -1,6 +1,8 @@
 // Record writer/reader round trip and the schema checks of docs/measurement-records.md.
 #include <doctest/doctest.h>
 
+#include "relative_approx.hpp"
+
 #include <cstdio>
 #include <fstream>
 #include <regex>
@@ -68,19 +70,19 @@ TEST_CASE("make_record writes every field the schema requires, with the given va
   CHECK(r["label"] == "cublaslt_bf16");
   CHECK(r["workload"] == gemm_workload());
   CHECK(r["status"] == "ok");
-  CHECK(r["time_s"]["median"].get<double>() == doctest::Approx(1.53e-5));
-  CHECK(r["time_s"]["min"].get<double>() == doctest::Approx(1.49e-5));
-  CHECK(r["time_s"]["max"].get<double>() == doctest::Approx(1.71e-5));
+  CHECK(r["time_s"]["median"].get<double>() == ROOFLINE_APPROX(1.53e-5));
+  CHECK(r["time_s"]["min"].get<double>() == ROOFLINE_APPROX(1.49e-5));
+  CHECK(r["time_s"]["max"].get<double>() == ROOFLINE_APPROX(1.71e-5));
   CHECK(r["time_s"]["count"] == 50);
   CHECK(r["timing"] == json{{"method", "cuda_graph_events"}, {"l2", "cold_rotating"}, {"kernels_per_call", 1}});
-  CHECK(r["counters"]["dram__bytes_read.sum"].get<double>() == doctest::Approx(3.36e7));
+  CHECK(r["counters"]["dram__bytes_read.sum"].get<double>() == ROOFLINE_APPROX(3.36e7));
   CHECK(r["predicted_s"].is_null());
   CHECK(r["device"]["sm_count"] == 132);
   CHECK(r["device"]["l2_bytes"] == 52428800);
   CHECK(r["device"]["hw_profile"] == "h100_sxm");
   CHECK(r["device"]["torch"].is_null());
   CHECK(std::regex_match(r["timestamp"].get<std::string>(), std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")));
-  CHECK(r["extra"]["achieved_flop_per_s"].get<double>() == doctest::Approx(2.2e12));
+  CHECK(r["extra"]["achieved_flop_per_s"].get<double>() == ROOFLINE_APPROX(2.2e12));
   CHECK(r["extra"]["calls_per_sample"] == 19);  // from TimeStats
   CHECK_FALSE(r.contains("error"));
 }

@@ -1,6 +1,8 @@
 // The runner's record path on the CPU: predicted_s attached in one place, error records without it.
 #include <doctest/doctest.h>
 
+#include "relative_approx.hpp"
+
 #include <unistd.h>
 
 #include "roofline/calibration.hpp"
@@ -52,7 +54,7 @@ TEST_CASE("the runner attaches the library's prediction to ok records and leaves
   REQUIRE(records[0]["predicted_s"].is_number());
   // Never below the datasheet floor: 2·4096³ FLOP / 989.4e12 FLOP/s (H100 SXM dense bf16) = 1.39e-4 s.
   const double floor_s = 2.0 * 4096.0 * 4096.0 * 4096.0 / hw.peak_flop_per_s(roofline::MathPath::tc_16bit);
-  CHECK(floor_s == doctest::Approx(1.389e-4).epsilon(0.01));
+  CHECK(floor_s == ROOFLINE_APPROX(1.389e-4).epsilon(0.01));
   CHECK(records[0]["predicted_s"].get<double>() >= floor_s);
   CHECK(records[0]["extra"].contains("prediction_calibration"));
   CHECK(records[1]["predicted_s"].is_null());

@@ -2,6 +2,8 @@
 // softmax values, GQA / causal / keep-mask semantics, error statistics and 16-bit float bit patterns.
 #include <doctest/doctest.h>
 
+#include "relative_approx.hpp"
+
 #include <cmath>
 #include <numeric>
 
@@ -40,8 +42,8 @@ TEST_CASE("Gaussian data is N(0, 1), fresh per seed and reproducible") {
   CHECK(a.k == a2.k);
   CHECK(a.k != b.k);
   CHECK(std::fabs(mean(a.k)) < 0.01);          // 262144 samples: std of the mean 0.002
-  CHECK(var(a.k) == doctest::Approx(1.0).epsilon(0.02));
-  CHECK(var(a.v) == doctest::Approx(1.0).epsilon(0.02));
+  CHECK(var(a.k) == ROOFLINE_APPROX(1.0).epsilon(0.02));
+  CHECK(var(a.v) == ROOFLINE_APPROX(1.0).epsilon(0.02));
   CHECK(a.q.size() == 2u * 8 * 64);
 }
 
@@ -63,8 +65,8 @@ TEST_CASE("realistic data has a sink, a recent window, needles and outlier chann
     last += (logit(d, 0, h, 4095) - bg) / 8;
     CHECK(logit(d, 0, h, 0) - bg > 5.0);  // every head sees the sink far above the background
   }
-  CHECK(sink == doctest::Approx(lnT + 4).epsilon(0.3));
-  CHECK(last == doctest::Approx(lnT + 3).epsilon(0.3));
+  CHECK(sink == ROOFLINE_APPROX(lnT + 4).epsilon(0.3));
+  CHECK(last == ROOFLINE_APPROX(lnT + 3).epsilon(0.3));
   // Needle positions are inside [1, T − window − 1] and their logit stands out for some head of the group.
   const auto p = gen_params(s, o);
   for (int j = 0; j < o.needles; ++j) {
@@ -102,12 +104,12 @@ TEST_CASE("reference attention matches a hand-computed softmax") {
   AttentionShape s{.batch = 1, .q_heads = 2, .kv_heads = 1, .q_len = 1, .kv_len = 2, .head_dim = 1};
   const std::vector<float> q{1, 2}, k{0, float(std::log(3.0))}, v{10, 20};
   auto o = reference_attention(s, q, k, v, false, 1.0f);
-  CHECK(o[0] == doctest::Approx(17.5).epsilon(1e-6));
-  CHECK(o[1] == doctest::Approx(19.0).epsilon(1e-6));
+  CHECK(o[0] == ROOFLINE_APPROX(17.5).epsilon(1e-6));
+  CHECK(o[1] == ROOFLINE_APPROX(19.0).epsilon(1e-6));
   // Keep mask with block 1 dropping key 1: both heads see only v = 10.
   o = reference_attention(s, q, k, v, false, 1.0f, {1, 0}, 1);
-  CHECK(o[0] == doctest::Approx(10.0));
-  CHECK(o[1] == doctest::Approx(10.0));
+  CHECK(o[0] == ROOFLINE_APPROX(10.0));
+  CHECK(o[1] == ROOFLINE_APPROX(10.0));
   // A wrong-size mask is rejected.
   CHECK_THROWS_AS(reference_attention(s, q, k, v, false, 1.0f, {1}, 1), roofline::InvalidArgumentError);
 }
@@ -117,22 +119,22 @@ TEST_CASE("causal masks are bottom-right aligned") {
   AttentionShape s{.batch = 1, .q_heads = 1, .kv_heads = 1, .q_len = 2, .kv_len = 3, .head_dim = 1};
   const std::vector<float> q{0, 0}, k{1, 2, 3}, v{3, 6, 30};
   const auto o = reference_attention(s, q, k, v, true, 1.0f);
-  CHECK(o[0] == doctest::Approx(4.5));   // (3 + 6) / 2
-  CHECK(o[1] == doctest::Approx(13.0));  // (3 + 6 + 30) / 3
+  CHECK(o[0] == ROOFLINE_APPROX(4.5));   // (3 + 6) / 2
+  CHECK(o[1] == ROOFLINE_APPROX(13.0));  // (3 + 6 + 30) / 3
   // Decode (Sq = 1) with causal sees every key.
   AttentionShape d{.batch = 1, .q_heads = 1, .kv_heads = 1, .q_len = 1, .kv_len = 3, .head_dim = 1};
-  CHECK(reference_attention(d, {0}, k, v, true, 1.0f)[0] == doctest::Approx(13.0));
+  CHECK(reference_attention(d, {0}, k, v, true, 1.0f)[0] == ROOFLINE_APPROX(13.0));
 }
 
 TEST_CASE("compare reports cosine, relative L1, RMSE, max abs and never passes NaN") {
   const std::vector<float> r{1, 0, 0, 1}, o{1, 0, 0, 0.5f};
   const ErrorStats e = compare(o, r, 2);
   // cos = 1.5 / sqrt(1.25 · 2) = 0.948683; L1 = 0.5 / 2; RMSE = sqrt(0.25 / 4) = 0.25
-  CHECK(e.cosine == doctest::Approx(0.9486833));
-  CHECK(e.relative_l1 == doctest::Approx(0.25));
-  CHECK(e.rmse == doctest::Approx(0.25));
-  CHECK(e.max_abs == doctest::Approx(0.5));
-  CHECK(e.min_row_cosine == doctest::Approx(1.0));  // row 1: (0, 0.5) vs (0, 1) is parallel
+  CHECK(e.cosine == ROOFLINE_APPROX(0.9486833));
+  CHECK(e.relative_l1 == ROOFLINE_APPROX(0.25));
+  CHECK(e.rmse == ROOFLINE_APPROX(0.25));
+  CHECK(e.max_abs == ROOFLINE_APPROX(0.5));
+  CHECK(e.min_row_cosine == ROOFLINE_APPROX(1.0));  // row 1: (0, 0.5) vs (0, 1) is parallel
   const std::vector<float> bad{1, 0, 0, std::nanf("")};
   const ErrorStats n = compare(bad, r);
   CHECK(n.non_finite == 1);

@@ -3,6 +3,8 @@
 // against fp32 attention, cost formulas and argument checks.
 #include <doctest/doctest.h>
 
+#include "relative_approx.hpp"
+
 #include <cmath>
 #include <limits>
 #include <random>
@@ -40,7 +42,7 @@ TEST_CASE("the 2-bit quantiser follows the seed's formulas") {
   for (int t = 0; t < 4; ++t) CHECK(unpack_2bit(c.codes[t * 4 + 1], 1) == t);  // channel 5 = byte 1, code 1
   CHECK(decode_fp8_e5m2(c.residual[2 * 16 + 5]) == -0.5f);
   // A constant channel: scale clamps to 1e-6/3, zero = the value, all codes 0, residual 0.
-  CHECK(c.scale[0] == doctest::Approx(1e-6 / 3));
+  CHECK(c.scale[0] == ROOFLINE_APPROX(1e-6 / 3));
   CHECK(unpack_2bit(c.codes[0], 0) == 0);
   // Ties round to even: values 0, 0.5, 2.5, 3 with min 0, max 3 -> scale 1 -> codes 0, 0, 2, 3.
   const float ch9[4] = {0, 0.5f, 2.5f, 3};
@@ -186,7 +188,7 @@ TEST_CASE("an emulated m16n8k16 over the fragment maps computes every score") {
       for (int n = 0; n < G; ++n) {
         double want = 0;
         for (int d = 0; d < D; ++d) want += double(key[r * D + d]) * q[n * D + d];
-        CHECK(c[r][n] == doctest::Approx(want).epsilon(1e-9));
+        CHECK(c[r][n] == ROOFLINE_APPROX(want).epsilon(1e-9));
       }
   }
 }
@@ -216,8 +218,8 @@ TEST_CASE("threshold, keep rule and the at-least-one-kept guarantee") {
   for (int t = 0; t < 16; ++t) sc.base[64 + t] = 15;
   const auto r2 = reference_pruned_decode(s, sc, v, p);
   CHECK(r2.keep == std::vector<std::uint8_t>{1, 0, 0, 0});
-  CHECK(r2.skip_ratio == doctest::Approx(0.75));
-  CHECK(r2.margin[1] == doctest::Approx(-5.0));  // best head: head 0 at 0 vs th 5
+  CHECK(r2.skip_ratio == ROOFLINE_APPROX(0.75));
+  CHECK(r2.margin[1] == ROOFLINE_APPROX(-5.0));  // best head: head 0 at 0 vs th 5
   // A precomputed threshold far above everything is capped at max(first, last): block 0 still kept.
   p.threshold = {1e30f, 1e30f};
   const auto r3 = reference_pruned_decode(s, sc, v, p);
@@ -250,7 +252,7 @@ TEST_CASE("stage 1 partials merged by stage 2 equal the direct softmax, empty sp
   for (int splits : {1, 2, 5, 37, 50}) {
     const auto parts = stage1_partials(s, v, D, splits);
     const auto got = stage2_merge(parts, D);
-    for (int d = 0; d < D; ++d) CHECK(got[d] == doctest::Approx(want[d] / l).epsilon(1e-12));
+    for (int d = 0; d < D; ++d) CHECK(got[d] == ROOFLINE_APPROX(want[d] / l).epsilon(1e-12));
   }
   // splits = 5: split 2 covers tokens 16..23, all pruned -> m = -inf, l = 0.
   const auto parts = stage1_partials(s, v, D, 5);
@@ -321,9 +323,9 @@ TEST_CASE("cost formulas match hand-computed bytes and FLOPs") {
   in.prune = true;
   in.skip_fraction = 0.9;
   const auto q2p = q2fp8_decode_cost(in);
-  CHECK(q2p.stage1.bytes_read == doctest::Approx(4096.0 * 8 * 70.4 + 8 * 128 * 8 + 8192));
+  CHECK(q2p.stage1.bytes_read == ROOFLINE_APPROX(4096.0 * 8 * 70.4 + 8 * 128 * 8 + 8192));
   CHECK(q2p.stage1.bytes_written == 8 * 64 + 8192);
-  CHECK(q2p.flops() == doctest::Approx(2.0 * 32 * 4096 * 128 * (1 + 0.1 + 0.1)));
+  CHECK(q2p.flops() == ROOFLINE_APPROX(2.0 * 32 * 4096 * 128 * (1 + 0.1 + 0.1)));
   // FP8FP8 pruning off reads as much as bf16 K+V: 128 + 128 + 256 = 512 B.
   in.prune = false;
   CHECK(fp8fp8_decode_cost(in).stage1.bytes_read == 4096.0 * 8 * 512 + 8192);
@@ -349,7 +351,7 @@ TEST_CASE("argument checks name the tensor and the expectation") {
   const auto l = check_q2fp8_args(q, kq, sc, zr, res, v, th, out, cfg);
   CHECK(l.group == 4);
   CHECK(l.sub_blocks == 2);  // ceil(100 / 64)
-  CHECK(l.log2e_scale == doctest::Approx(1.4426950408889634 / std::sqrt(128.0)));
+  CHECK(l.log2e_scale == ROOFLINE_APPROX(1.4426950408889634 / std::sqrt(128.0)));
   TensorView bad = v;
   bad.dtype = DType::bf16;
   CHECK_THROWS_WITH_AS(check_q2fp8_args(q, kq, sc, zr, res, bad, th, out, cfg),
@@ -407,13 +409,13 @@ TEST_CASE("the producer reference rotates (i, i + D/2) pairs") {
   AttentionShape s{.batch = 1, .q_heads = 1, .kv_heads = 1, .q_len = 1, .kv_len = 1, .head_dim = 4};
   std::vector<float> cs, sn;
   rope_tables(1, 4, 100.0, 1, cs, sn);
-  CHECK(cs[0] == doctest::Approx(std::cos(1.0)));
-  CHECK(sn[1] == doctest::Approx(std::sin(0.1)));
+  CHECK(cs[0] == ROOFLINE_APPROX(std::cos(1.0)));
+  CHECK(sn[1] == ROOFLINE_APPROX(std::sin(0.1)));
   // x = (1, 2); W rows: k = (x0, x1, 2·x0, 0) = (1, 2, 2, 0).
   const std::vector<float> x{1, 2}, w{1, 0, 0, 1, 2, 0, 0, 0};
   const auto k = reference_kproj_rope(s, 2, x, w, cs, sn);
-  CHECK(k[0] == doctest::Approx(1 * std::cos(1.0) - 2 * std::sin(1.0)));
-  CHECK(k[2] == doctest::Approx(2 * std::cos(1.0) + 1 * std::sin(1.0)));
-  CHECK(k[1] == doctest::Approx(2 * std::cos(0.1) - 0 * std::sin(0.1)));
-  CHECK(k[3] == doctest::Approx(0 * std::cos(0.1) + 2 * std::sin(0.1)));
+  CHECK(k[0] == ROOFLINE_APPROX(1 * std::cos(1.0) - 2 * std::sin(1.0)));
+  CHECK(k[2] == ROOFLINE_APPROX(2 * std::cos(1.0) + 1 * std::sin(1.0)));
+  CHECK(k[1] == ROOFLINE_APPROX(2 * std::cos(0.1) - 0 * std::sin(0.1)));
+  CHECK(k[3] == ROOFLINE_APPROX(0 * std::cos(0.1) + 2 * std::sin(0.1)));
 }

@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include "relative_approx.hpp"
+
 #include <cmath>
 #include <limits>
 #include <random>
@@ -37,7 +39,7 @@ TEST_CASE("asymmetric int8 parameters, worked by hand") {
   // A positive-only tensor is widened to contain 0: lo = 0, hi = 2.55 → scale 0.01, zero -128.
   const AsymInt8Params q = choose_asym_int8(0.5f, 2.55f);
   CHECK(q.zero == -128);
-  CHECK(q.scale == doctest::Approx(0.01f));
+  CHECK(q.scale == ROOFLINE_APPROX(0.01f));
   // An all-zero tensor gets scale 1, not a division by zero.
   CHECK(choose_asym_int8(0.0f, 0.0f).scale == 1.0f);
 }
@@ -116,7 +118,7 @@ TEST_CASE("sage K smoothing: the mean is removed and the codes use the block sca
   for (int t = 0; t < s.kv_len; ++t) k[t * 64 + 7] = round_to_fp16(k[t * 64 + 7] + 20.0f);  // outlier channel
   const SageK q = sage_quantize_k(s, k);
   CHECK(q.mean.size() == 64);
-  CHECK(q.mean[7] == doctest::Approx(20.0).epsilon(0.02));
+  CHECK(q.mean[7] == ROOFLINE_APPROX(20.0).epsilon(0.02));
   CHECK(q.scales.size() == 3);  // ceil(130 / 64)
   const std::vector<float> smoothed = dequantize_sage_k(s, q, false);
   for (int t = 0; t < s.kv_len; ++t)
@@ -149,8 +151,8 @@ TEST_CASE("rope: position 0 is the identity and scores depend only on the distan
     for (int i = 0; i < 64; ++i) d += double(a[i]) * b[i];
     return d;
   };
-  CHECK(dot_at(10, 3) == doctest::Approx(dot_at(40, 33)).epsilon(1e-5));
-  CHECK(dot_at(10, 3) != doctest::Approx(dot_at(10, 4)).epsilon(1e-3));
+  CHECK(dot_at(10, 3) == ROOFLINE_APPROX(dot_at(40, 33)).epsilon(1e-5));
+  CHECK(dot_at(10, 3) != ROOFLINE_APPROX(dot_at(10, 4)).epsilon(1e-3));
 }
 
 TEST_CASE("int8 per-tensor reference equals fp64 attention on the dequantised tensors") {
@@ -216,7 +218,7 @@ TEST_CASE("sage fp8 reference: one tile equals the direct formula; many tiles st
         l += p;
         o0 += decode_fp8_e4m3(encode_fp8_e4m3(p * 448.0f)) * vdq[j * 64 + 0];
       }
-      CHECK(ref[(t * 2 + h) * 64 + 0] == doctest::Approx(o0 / (448.0 * l)).epsilon(1e-5));
+      CHECK(ref[(t * 2 + h) * 64 + 0] == ROOFLINE_APPROX(o0 / (448.0 * l)).epsilon(1e-5));
     }
   // Many tiles, causal and not: close to full precision.
   const AttentionShape big{.batch = 1, .q_heads = 4, .kv_heads = 2, .q_len = 100, .kv_len = 300, .head_dim = 64};
