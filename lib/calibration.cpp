@@ -166,7 +166,7 @@ bool CalibrationResult::all_converged() const {
 // ---- the fit --------------------------------------------------------------------------------------
 
 namespace {
-constexpr int n_params = 5;
+constexpr int n_params = 6;
 using Vec = Eigen::Matrix<double, n_params, 1>;
 
 double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
@@ -175,11 +175,13 @@ double logit(double p) {
   return std::log(p / (1 - p));
 }
 
-// Transformed parameters: log fixed cost (µs), logit efficiencies, logit of (p − 1)/15, logit occupancy.
+// Transformed parameters: log fixed cost (µs), logit efficiencies, logit of (p − 1)/15, logit occupancy,
+// log of the per-tile K overhead (in units of 64 elements of K).
 Vec to_theta(const KernelParams& p) {
   Vec t;
   t << std::log(std::max(p.fixed_s, 1e-9) / 1e-6), logit(p.memory_efficiency_fraction), logit(p.compute_efficiency_fraction),
-      logit((p.overlap_exponent - 1.0) / 15.0), logit(p.occupancy_fraction);
+      logit((p.overlap_exponent - 1.0) / 15.0), logit(p.occupancy_fraction),
+      std::log(std::max(p.tile_overhead_k_elements, 1.0) / 64.0);
   return t;
 }
 
@@ -189,6 +191,7 @@ KernelParams from_theta(const Vec& t, KernelParams base) {
   base.compute_efficiency_fraction = sigmoid(t(2));
   base.overlap_exponent = 1.0 + 15.0 * sigmoid(t(3));
   base.occupancy_fraction = sigmoid(t(4));
+  base.tile_overhead_k_elements = 64.0 * std::exp(std::clamp(t(5), std::log(1.0 / 64), std::log(64.0)));
   return base;
 }
 
@@ -447,6 +450,8 @@ std::vector<EvaluationGroup> evaluate(const std::vector<MeasurementRecord>& reco
   std::map<std::string, std::array<std::vector<double>, 4>> groups;  // prior, calibrated, measured, datasheet
   for (const MeasurementRecord& r : records) {
     if (!r.ok || r.device.hw_profile != hw.name) continue;
+    // Launch and stream records measure overheads and ceilings, not operators the model predicts.
+    if (r.workload.kind == WorkloadKind::launch || r.workload.kind == WorkloadKind::stream) continue;
     std::string name = r.suite + " ";
     try {
       const std::vector<Op> ops = workload_ops(r.workload, hw, models);
@@ -492,6 +497,7 @@ void save_calibration(const CalibrationResult& r, const std::filesystem::path& f
                       {"compute_efficiency_fraction", p.compute_efficiency_fraction},
                       {"overlap_exponent", p.overlap_exponent},
                       {"occupancy_fraction", p.occupancy_fraction},
+                      {"tile_overhead_k_elements", p.tile_overhead_k_elements},
                       {"interval_fraction", {p.interval_low_fraction, p.interval_high_fraction}},
                       {"records", f.records},
                       {"iterations", f.iterations},
@@ -568,6 +574,7 @@ Calibration load_calibration(const std::filesystem::path& file, const HardwareSp
     if (kp.compute_efficiency_fraction > 1.0) p.fail("compute_efficiency_fraction", "must be <= 1");
     kp.overlap_exponent = p.positive("overlap_exponent");
     kp.occupancy_fraction = p.positive("occupancy_fraction");
+    kp.tile_overhead_k_elements = p.positive("tile_overhead_k_elements");
     const nlohmann::json& iv = j["params"][i]["interval_fraction"];
     if (!iv.is_array() || iv.size() != 2 || !iv[0].is_number() || !iv[1].is_number())
       p.fail("interval_fraction", "must be [low, high]");

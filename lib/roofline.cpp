@@ -176,7 +176,8 @@ inline double ceil_nonneg(double x) {
 }
 }  // namespace
 
-double gemm_compute_s(const GemmShape& g, double flop_per_s, double efficiency, int sm_count, int max_split) {
+double gemm_compute_s(const GemmShape& g, double flop_per_s, double efficiency, int sm_count, int max_split,
+                      double tile_overhead_k_elements) {
   // Tile shapes of cuBLAS-class kernels (M × N); split-K only while the tiles leave SMs idle.
   // Floating-point ceilings instead of 64-bit integer divisions: this runs once per GEMM prediction.
   // Tiles (M × N) of cuBLASLt's Hopper kernels: skinny products run narrow-M tiles (kernel names such as
@@ -193,7 +194,7 @@ double gemm_compute_s(const GemmShape& g, double flop_per_s, double efficiency, 
     for (double s : splits) {
       if (s > double(max_split) || (s > 1 && (count * (s / 2) >= sms || k / s < 256))) break;
       const double waves = ceil_nonneg(count * s / sms);
-      best = std::min(best, waves * tile_flops * ceil_nonneg(k / s));
+      best = std::min(best, waves * tile_flops * (ceil_nonneg(k / s) + tile_overhead_k_elements));
     }
   }
   return best;
@@ -247,10 +248,10 @@ Prediction predict(const Op& op, const HardwareSpec& hw, const Calibration& cali
     const double tm = g.m <= 8 ? 8 : g.m <= 16 ? 16 : g.m <= 32 ? 32 : g.m <= 64 ? 64 : 128;
     const double tn = g.m <= 64 ? 64 : 128;
     const double tiles = std::ceil(double(g.m) / tm) * std::ceil(double(g.n) / tn) * double(g.groups);
-    const double c1 = gemm_compute_s(g, peak, efficiency, sms, 1);
+    const double c1 = gemm_compute_s(g, peak, efficiency, sms, 1, p.tile_overhead_k_elements);
     const double m1 = r.bytes / (bw * p.memory_efficiency_fraction * occupancy_of(tiles));
     const double one = p.fixed_s * kernels + smooth_max(c1, m1);
-    const double c2 = gemm_compute_s(g, peak, efficiency, sms, 8);
+    const double c2 = gemm_compute_s(g, peak, efficiency, sms, 8, p.tile_overhead_k_elements);
     const double partials = 2.0 * 2.0 * double(g.m) * double(g.n) * 4.0 * double(g.groups);  // 2-way, written and read
     const double m2 = (r.bytes + partials) / (bw * p.memory_efficiency_fraction);
     const double two = p.fixed_s * (kernels + 1) + smooth_max(c2, m2);

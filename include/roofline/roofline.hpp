@@ -27,6 +27,9 @@ struct KernelParams {
   double compute_efficiency_fraction = 0.7;  ///< of datasheet dense peak, large problems
   double overlap_exponent = 4;               ///< p of (c^p + m^p)^(1/p): large p = max(compute, memory)
   double occupancy_fraction = 0.5;           ///< fraction of SMs with a block that saturates bandwidth
+  /// GEMMs: each output tile costs its K loop plus this many K elements' worth of prologue and epilogue
+  /// (pipeline fill, C store), which is what makes short-K products slow. Prior 128 (inferred).
+  double tile_overhead_k_elements = 128;
   /// Relative prediction interval from held-out residuals (time × these), e.g. 0.9 and 1.1.
   double interval_low_fraction = 0.6;
   double interval_high_fraction = 1.6;
@@ -112,7 +115,8 @@ double datasheet_floor_s(const Op& op, const HardwareSpec& hw);
 
 /// Compute time of a GEMM on tensor cores: the best of a few tile shapes and split-K factors up to
 /// `max_split`, padded to whole tiles and quantised into waves over the SMs, at `flop_per_s` × `efficiency`.
-double gemm_compute_s(const GemmShape& g, double flop_per_s, double efficiency, int sm_count, int max_split = 8);
+double gemm_compute_s(const GemmShape& g, double flop_per_s, double efficiency, int sm_count, int max_split = 8,
+                      double tile_overhead_k_elements = 0);
 
 struct OpPrediction {
   Op op;
