@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <ctime>
 #include <fstream>
 #include <numeric>
@@ -222,8 +223,17 @@ LmResult fit_key(const std::vector<const Sample*>& samples, const ParamKey& key,
     }
     for (int j = 0; j < n_params; ++j) r(Eigen::Index(n) + j) = sr * (t(j) - theta0(j));
   };
+  // The occupancy term clamps at 1, so the cost is flat in it wherever every sample is saturated: start
+  // from the prior and from low and high occupancy fractions, keep the lowest cost.
+  LmResult best;
+  double best_cost = std::numeric_limits<double>::infinity();
+  for (const double start : {std::numeric_limits<double>::quiet_NaN(), 0.2, 0.85}) {
   LmResult res;
   Vec t = theta0;
+  if (!std::isnan(start)) {
+    if (std::fabs(sigmoid(theta0(4)) - start) < 0.05) continue;
+    t(4) = logit(start);
+  }
   Eigen::VectorXd r, r2;
   residuals(t, r);
   double cost = r.squaredNorm();
@@ -269,8 +279,13 @@ LmResult fit_key(const std::vector<const Sample*>& samples, const ParamKey& key,
     if (res.converged) break;
   }
   res.theta = t;
+  if (cost < best_cost) {
+    best_cost = cost;
+    best = res;
+  }
+  }
   scratch.set(key, prior);
-  return res;
+  return best;
 }
 
 bool is_single_key(const std::vector<Op>& ops) {

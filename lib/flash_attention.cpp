@@ -695,6 +695,15 @@ AttentionCost attention_cost(const AttentionShape& s, AttentionKernel kernel, Pr
     c.ctas_per_sm = std::clamp<std::int64_t>(
         std::int64_t(hw.smem_per_sm_bytes.value / std::max(1.0, c.smem_bytes_per_cta)), 1, p.max_ctas_per_sm);
     c.waves = ceil_div(c.ctas, std::int64_t(hw.sms()) * c.ctas_per_sm);
+    // Decode is a stream of K/V tiles: each resident block has about one tile (K or V) outstanding, so the
+    // bytes in flight, not the block count, set the bandwidth it reaches (Little's law). FlashAttention-2's
+    // one-split decode kernel (64-key tiles) on many sequences reaches about 55% of what its split kernel
+    // (128-key tiles) reaches on the same bytes (our H200 sdpa records, batch 32 vs 8 at 131072 tokens).
+    if (decode) {
+      const double resident = double(std::min<std::int64_t>(c.ctas, std::int64_t(hw.sms()) * c.ctas_per_sm));
+      // A narrower stored KV format is assumed to keep the same bytes per tile (more keys): unmeasured.
+      c.inflight_bytes = resident * double(c.block_kv) * d * std::max(kv_el, 2.0);
+    }
 
     // Executed tiles per (batch, head slot): causal skipping per query block (positions a block covers).
     double tiles = 0, max_tiles = 0;
@@ -886,6 +895,7 @@ Op attention_op(const AttentionShape& shape, AttentionKernel kernel, Precision q
   at.attention = shape;
   at.attention_kernel = kernel;
   at.parallel_ctas = ac.ctas;
+  at.inflight_bytes = ac.inflight_bytes;
   return at;
 }
 

@@ -168,6 +168,7 @@ Calibration Calibration::priors(const HardwareSpec& hw) {
 }
 
 namespace {
+constexpr double streaming_latency_unit_s = 2e-6;
 // ceil for non-negative values below 2^53 through a truncating conversion (baseline x86-64 has no
 // rounding instruction, and std::ceil becomes a library call on the hot path).
 inline double ceil_nonneg(double x) {
@@ -272,8 +273,19 @@ Prediction predict(const Op& op, const HardwareSpec& hw, const Calibration& cali
       if (op.critical_path_flops > 0)  // the largest block runs on one SM
         r.compute_s = std::max(r.compute_s, op.critical_path_flops * double(sms) / (peak * efficiency));
     }
-    const double occupancy = op.parallel_ctas > 0 ? occupancy_of(double(op.parallel_ctas)) : 1.0;
-    r.memory_s = r.bytes / (bw * p.memory_efficiency_fraction * occupancy);
+    // Streaming kernels with modelled tiles (Little's law): HBM speed needs bandwidth × latency bytes in
+    // flight; the fitted occupancy fraction is then that latency as a fraction of 2 µs. Otherwise the
+    // occupancy counts thread blocks against the SMs.
+    // Only the streamed K/V bytes are limited by what is in flight; the rest moves at the kernel's speed.
+    if (op.inflight_bytes > 0) {
+      const double stream = std::min(op.bytes.kv_read_bytes, r.bytes);
+      const double occupancy = std::min(
+          1.0, op.inflight_bytes / (bw * p.memory_efficiency_fraction * streaming_latency_unit_s * p.occupancy_fraction));
+      r.memory_s = ((r.bytes - stream) + stream / occupancy) / (bw * p.memory_efficiency_fraction);
+    } else {
+      const double occupancy = op.parallel_ctas > 0 ? occupancy_of(double(op.parallel_ctas)) : 1.0;
+      r.memory_s = r.bytes / (bw * p.memory_efficiency_fraction * occupancy);
+    }
     body = smooth_max(r.compute_s, r.memory_s);
   }
   r.fixed_s = p.fixed_s * kernels;

@@ -62,6 +62,9 @@ struct AttentionCost {
   std::int64_t ctas = 0;          ///< thread blocks (tiles) of the main kernel
   std::int64_t ctas_per_sm = 1;   ///< co-resident thread blocks per SM (shared memory, registers, TMEM)
   std::int64_t waves = 1;         ///< ceil(ctas / (SMs · ctas_per_sm))
+  /// K/V bytes the resident thread blocks have in flight across the GPU (one K or V tile each, Little's
+  /// law); 0 where the kernel's tiling is not modelled. Decode streams at min(1, this / needed) of HBM speed.
+  double inflight_bytes = 0;
   double smem_bytes_per_cta = 0;  ///< shared memory of one thread block's tiles
   std::int64_t splits = 1;        ///< split-KV factor (decode)
   std::int32_t kernels = 1;       ///< kernel launches (split-KV adds a combine kernel, Sage a quantisation kernel)

@@ -191,6 +191,9 @@ struct Op {
   AttentionShape attention;  ///< for attention kernels
   AttentionKernel attention_kernel = AttentionKernel::fa2;
   std::int64_t parallel_ctas = 0;   ///< thread blocks the kernel launches (0: enough to fill the GPU)
+  /// Bytes the kernel keeps in flight from HBM (resident blocks × outstanding tile bytes); when set it
+  /// replaces parallel_ctas in the occupancy of the memory term (0: not modelled).
+  double inflight_bytes = 0;
   std::string note;                 ///< why this op runs as it does (emulation, refusal)
   bool operator==(const Op&) const = default;
 };
