@@ -270,9 +270,10 @@ def sass_section(sass):
 def sanitizer_section(d):
     lines = []
     for tool in ("memcheck", "racecheck"):
-        path = os.path.join(d, "logs", f"{tool}.log")
-        if not os.path.exists(path):
-            path = os.path.join(d, f"{tool}.log")
+        # A run's own layout (logs/), or the committed results directory (prefill_<tool>.log).
+        candidates = [os.path.join(d, "logs", f"{tool}.log"), os.path.join(d, f"{tool}.log"),
+                      os.path.join(d, f"prefill_{tool}.log")]
+        path = next((c for c in candidates if os.path.exists(c)), candidates[-1])
         if not os.path.exists(path):
             lines.append(f"- {tool}: not run")
             continue
