@@ -202,6 +202,30 @@ double gemm_compute_s(const GemmShape& g, double flop_per_s, double efficiency, 
 }
 
 namespace {
+// gemm_compute_s with max_split 1 and 8 in one pass over the tiles (the hot path computes both).
+void gemm_compute_one_and_split(const GemmShape& g, double flop_per_s, double efficiency, int sm_count,
+                                double tile_overhead_k_elements, double& one_kernel, double& split_k) {
+  static constexpr double tiles[][2] = {{128, 256}, {256, 128}, {128, 128}, {64, 128}, {32, 64}, {16, 64}, {8, 64}};
+  const double sms = double(sm_count);
+  const double per_sm = flop_per_s * efficiency / sms;
+  const double m = double(g.m), n = double(g.n), k = double(g.k), groups = double(g.groups);
+  double best1 = std::numeric_limits<double>::infinity(), best8 = best1;
+  const double k1 = k + tile_overhead_k_elements;
+  for (const auto& t : tiles) {
+    const double count = ceil_nonneg(m / t[0]) * ceil_nonneg(n / t[1]) * groups;
+    const double tile_flops = 2.0 * t[0] * t[1] / per_sm;
+    const double one = ceil_nonneg(count / sms) * tile_flops * k1;
+    best1 = std::min(best1, one);
+    best8 = std::min(best8, one);
+    for (double s = 2; s <= 8; s *= 2) {
+      if (count * (s / 2) >= sms || k / s < 256) break;
+      best8 = std::min(best8, ceil_nonneg(count * s / sms) * tile_flops * (ceil_nonneg(k / s) + tile_overhead_k_elements));
+    }
+  }
+  one_kernel = best1;
+  split_k = best8;
+}
+
 // Weight-only kernels dequantise in the main loop: at large M they reach about 85% of the 16-bit GEMM's
 // throughput (Marlin, Frantar et al. 2024, arXiv:2408.11743: near fp16 speed at batch 64-128). Inferred.
 constexpr double dequant_compute_fraction = 0.85;
@@ -234,7 +258,7 @@ Prediction predict(const Op& op, const HardwareSpec& hw, const Calibration& cali
     const double hi = std::max(a, b), lo = std::min(a, b);
     if (!(lo > 0)) return hi;
     const double q = std::exp(e * std::log(lo / hi));  // (lo/hi)^p; cheaper than pow
-    if (q > 1e-4) return hi * std::pow(1.0 + q, 1.0 / e);
+    if (q > 1e-4) return hi * std::exp(std::log1p(q) / e);
     return hi * (1.0 + q / e);  // first-order term; relative error < 1e-8
   };
   auto occupancy_of = [&](double ctas) { return std::min(1.0, ctas / (double(sms) * p.occupancy_fraction)); };
@@ -249,22 +273,34 @@ Prediction predict(const Op& op, const HardwareSpec& hw, const Calibration& cali
     const double tm = g.m <= 8 ? 8 : g.m <= 16 ? 16 : g.m <= 32 ? 32 : g.m <= 64 ? 64 : 128;
     const double tn = g.m <= 64 ? 64 : 128;
     const double tiles = std::ceil(double(g.m) / tm) * std::ceil(double(g.n) / tn) * double(g.groups);
-    const double c1 = gemm_compute_s(g, peak, efficiency, sms, 1, p.tile_overhead_k_elements);
+    double c1 = 0, c2 = 0;
+    gemm_compute_one_and_split(g, peak, efficiency, sms, p.tile_overhead_k_elements, c1, c2);
     const double m1 = r.bytes / (bw * p.memory_efficiency_fraction * occupancy_of(tiles));
-    const double one = p.fixed_s * kernels + smooth_max(c1, m1);
-    const double c2 = gemm_compute_s(g, peak, efficiency, sms, 8, p.tile_overhead_k_elements);
     const double partials = 2.0 * 2.0 * double(g.m) * double(g.n) * 4.0 * double(g.groups);  // 2-way, written and read
     const double m2 = (r.bytes + partials) / (bw * p.memory_efficiency_fraction);
-    const double two = p.fixed_s * (kernels + 1) + smooth_max(c2, m2);
-    if (two < one) {
+    // max(a, b) <= smooth_max(a, b) <= 2^(1/p)·max(a, b): when these bounds already separate the two choices
+    // only the winner's smooth maximum is computed (same result, half the transcendental calls).
+    const double f1 = p.fixed_s * kernels, f2 = p.fixed_s * (kernels + 1);
+    const double x1 = std::max(c1, m1), x2 = std::max(c2, m2);
+    const double widen = std::exp2(1.0 / e);
+    bool split = false;
+    if (f1 + x1 > f2 + widen * x2) {
+      split = true;
+      body = smooth_max(c2, m2);
+    } else if (f2 + x2 >= f1 + widen * x1) {
+      body = smooth_max(c1, m1);
+    } else {
+      const double b1 = smooth_max(c1, m1), b2 = smooth_max(c2, m2);
+      split = f2 + b2 < f1 + b1;
+      body = split ? b2 : b1;
+    }
+    if (split) {
       r.compute_s = c2;
       r.memory_s = m2;
       kernels += 1;
-      body = smooth_max(c2, m2);
     } else {
       r.compute_s = c1;
       r.memory_s = m1;
-      body = smooth_max(c1, m1);
     }
   } else {
     if (peak > 0 && op.flops > 0) {

@@ -1,5 +1,6 @@
 #include "roofline/workload.hpp"
 
+#include <charconv>
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
@@ -315,11 +316,25 @@ bool predict_line(std::string_view line, const std::string& file, int line_numbe
   try {
     const Workload w = parse_workload(line, file, line_number);
     const WorkloadPrediction p = predict_workload(w, hw, calibration, models);
-    char buf[256];
-    std::snprintf(buf, sizeof buf,
-                  "{\"predicted_s\":%.6g,\"bound\":\"%s\",\"interval_s\":[%.6g,%.6g],\"flops\":%.6g,\"bytes\":%.6g}",
-                  p.time_s, to_string(p.bound).data(), p.interval_low_s, p.interval_high_s, p.flops, p.bytes);
-    out = buf;
+    // std::to_chars with chars_format::general and precision 6 is printf's %.6g, several times faster.
+    char buf[32];
+    auto number = [&](double v) {
+      const auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::general, 6);
+      out.append(buf, r.ptr);
+    };
+    out += "{\"predicted_s\":";
+    number(p.time_s);
+    out += ",\"bound\":\"";
+    out += to_string(p.bound);
+    out += "\",\"interval_s\":[";
+    number(p.interval_low_s);
+    out += ',';
+    number(p.interval_high_s);
+    out += "],\"flops\":";
+    number(p.flops);
+    out += ",\"bytes\":";
+    number(p.bytes);
+    out += '}';
     return true;
   } catch (const Error& e) {
     out = "{\"error\":\"";
