@@ -154,7 +154,7 @@ StepTime StepEvaluator::linear_part(std::int64_t batch, std::int64_t tokens) con
   for (const Linear& l : linear_) {
     Op op = l.op;
     for (int f = 0; f < field_count; ++f) set_field(op, f, l.fields[f].at(T, B));
-    accumulate(t, predict(op, *hw_, *calibration_), double(op.instances));
+    accumulate(t, predict(op, *hw_, *calibration_, Load::sustained), double(op.instances));
   }
   return t;
 }
@@ -177,7 +177,7 @@ StepTime StepEvaluator::attention_part(std::int64_t batch, std::int64_t seq_len)
       s.causal = true;
     }
     const Op op = attention_op(s, config_.attention, a.op.activation_precision, a.op.weight_precision, *hw_, o);
-    accumulate(t, predict(op, *hw_, *calibration_), double(a.op.instances));
+    accumulate(t, predict(op, *hw_, *calibration_, Load::sustained), double(a.op.instances));
   }
   return t;
 }
@@ -536,7 +536,7 @@ double attention_time(const StepPrediction& step, AttentionKernel kernel, const 
       reason = attention_cost(p.op.attention, kernel, p.op.activation_precision, p.op.weight_precision, hw).reason;
       return 0;
     }
-    const Prediction pr = predict(op, hw, cal);
+    const Prediction pr = predict(op, hw, cal, Load::sustained);
     t += pr.time_s * p.op.instances;
     if (low) *low += pr.interval_low_s * p.op.instances;
     if (high) *high += pr.interval_high_s * p.op.instances;

@@ -238,7 +238,7 @@ double datasheet_floor_s(const Op& op, const HardwareSpec& hw) {
   return std::max(compute, op.bytes.total() / bw);
 }
 
-Prediction predict(const Op& op, const HardwareSpec& hw, const Calibration& calibration) {
+Prediction predict(const Op& op, const HardwareSpec& hw, const Calibration& calibration, Load load) {
   const KernelParams& p = calibration.params(param_key(op));
   Prediction r;
   r.flops = op.flops;
@@ -275,6 +275,13 @@ Prediction predict(const Op& op, const HardwareSpec& hw, const Calibration& cali
     const double tiles = std::ceil(double(g.m) / tm) * std::ceil(double(g.n) / tn) * double(g.groups);
     double c1 = 0, c2 = 0;
     gemm_compute_one_and_split(g, peak, efficiency, sms, p.tile_overhead_k_elements, c1, c2);
+    if (load == Load::sustained) {
+      const double sustained = calibration.sustained_flop_per_s(op.math);
+      if (sustained > 0) {
+        c1 = std::max(c1, op.flops / sustained);
+        c2 = std::max(c2, op.flops / sustained);
+      }
+    }
     const double m1 = r.bytes / (bw * p.memory_efficiency_fraction * occupancy_of(tiles));
     const double partials = 2.0 * 2.0 * double(g.m) * double(g.n) * 4.0 * double(g.groups);  // 2-way, written and read
     const double m2 = (r.bytes + partials) / (bw * p.memory_efficiency_fraction);
@@ -308,6 +315,8 @@ Prediction predict(const Op& op, const HardwareSpec& hw, const Calibration& cali
       r.compute_s = executed / (peak * efficiency);
       if (op.critical_path_flops > 0)  // the largest block runs on one SM
         r.compute_s = std::max(r.compute_s, op.critical_path_flops * double(sms) / (peak * efficiency));
+      const double sustained = load == Load::sustained ? calibration.sustained_flop_per_s(op.math) : 0.0;
+      if (sustained > 0) r.compute_s = std::max(r.compute_s, executed / sustained);
     }
     // Streaming kernels with modelled tiles (Little's law): HBM speed needs bandwidth × latency bytes in
     // flight; the fitted occupancy fraction is then that latency as a fraction of 2 µs. Otherwise the
@@ -342,7 +351,7 @@ StepPrediction predict_step(const ModelConfig& model, const StepConfig& config, 
   const std::vector<Op> ops = build_step(model, config, hw);
   s.ops.reserve(ops.size());
   for (const Op& op : ops) {
-    OpPrediction o{op, predict(op, hw, calibration)};
+    OpPrediction o{op, predict(op, hw, calibration, Load::sustained)};
     const double n = double(op.instances);
     s.time_s += o.prediction.time_s * n;
     s.interval_low_s += o.prediction.interval_low_s * n;

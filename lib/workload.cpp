@@ -270,11 +270,13 @@ std::vector<Op> workload_ops(const Workload& w, const HardwareSpec& hw, const Mo
 }
 
 WorkloadPrediction predict_workload(const Workload& w, const HardwareSpec& hw, const Calibration& calibration,
-                                    const ModelRegistry& models) {
+                                    const ModelRegistry& models, std::optional<Load> load_override) {
   WorkloadPrediction r;
   double longest = -1;
+  // A whole model step is a long stream of kernels: its tensor-core work runs under the power limit.
+  const Load load = load_override ? *load_override : w.kind == WorkloadKind::model_step ? Load::sustained : Load::burst;
   for (const Op& op : workload_ops(w, hw, models)) {
-    const Prediction p = predict(op, hw, calibration);
+    const Prediction p = predict(op, hw, calibration, load);
     const double n = double(op.instances);
     r.time_s += p.time_s * n;
     r.interval_low_s += p.interval_low_s * n;

@@ -18,12 +18,13 @@ using roofline::test::hardware;
 using roofline::test::models;
 
 namespace {
-std::string record_line(const Workload& w, double median_s, const std::string& suite, const std::string& hw_profile) {
+std::string record_line(const Workload& w, double median_s, const std::string& suite, const std::string& hw_profile,
+                        const std::string& label = "synthetic") {
   char t[160];
   std::snprintf(t, sizeof t, R"({"median": %.9g, "min": %.9g, "max": %.9g, "count": 20})", median_s, median_s * 0.98,
                 median_s * 1.03);
   return std::string(R"({"schema": "roofline.measurement.v1", "suite": ")") + suite +
-         R"(", "label": "synthetic", "workload": )" + workload_json(w) + R"(, "status": "ok", "time_s": )" + t +
+         R"(", "label": ")" + label + R"(", "workload": )" + workload_json(w) + R"(, "status": "ok", "time_s": )" + t +
          R"(, "timing": {"method": "cuda_graph_events", "l2": "cold_rotating", "kernels_per_call": 1}, "counters": {}, "predicted_s": null, "device": {"name": "NVIDIA H100 80GB HBM3", "hw_profile": ")" +
          hw_profile +
          R"(", "compute_capability": "9.0", "sm_count": 132, "l2_bytes": 52428800, "memory_bytes": 85520809984, "sm_clock_hz": 1980000000, "mem_clock_hz": 2619000000, "clock_note": "synthetic", "driver": "test", "cuda_runtime": "13.0", "torch": null}, "timestamp": "2026-11-22T00:00:00Z"})";
@@ -127,6 +128,50 @@ TEST_CASE("a calibrated profile round-trips through its file and is transferred 
   CHECK(t.status().find("transferred from h100_sxm") == 0);
 }
 
+TEST_CASE("sustained GEMM ceilings come from the ceilings suite, cap whole steps only, and transfer at equal power") {
+  const HardwareSpec& h100 = hardware().get("h100_sxm");
+  Workload big;
+  big.kind = WorkloadKind::gemm;
+  big.gemm = GemmShape{8192, 8192, 8192, 1};
+  big.dtype = Precision::bf16;
+  const double flops = 2.0 * 8192.0 * 8192.0 * 8192.0;
+  const double sustained = 4.0e14;  // below the synthetic truth's burst rate (0.62 x 989 TFLOP/s), so it binds
+  const std::string text = synthetic_gemm_records(21, "h100_sxm", 60) +
+                           record_line(big, flops / sustained, "ceilings", "h100_sxm", "cublaslt_bf16_sustained") + "\n" +
+                           record_line(big, flops / 6.0e14, "ceilings", "h100_sxm", "cublaslt_bf16") + "\n";
+  const auto records = load_records(write_temp("sustained.jsonl", text));
+  const CalibrationResult r = calibrate(records, h100, models());
+  REQUIRE(r.sustained.count("tc_16bit") == 1);
+  CHECK(r.sustained.at("tc_16bit").first == ROOFLINE_APPROX(sustained).epsilon(1e-6));
+  CHECK(r.sustained.at("tc_16bit").second.find("sustained.jsonl:61") != std::string::npos);
+  CHECK(r.calibration.sustained_flop_per_s(MathPath::tc_16bit) == ROOFLINE_APPROX(sustained).epsilon(1e-6));
+  CHECK(r.calibration.sustained_flop_per_s(MathPath::tc_fp8) == 0.0);
+  // The sustained record is an input, not evaluated; the burst ceiling record is evaluated.
+  int ceiling_records = 0;
+  for (const EvaluationGroup& g : r.evaluations)
+    if (g.name.rfind("ceilings", 0) == 0) ceiling_records += g.calibrated.count;
+  CHECK(ceiling_records == 1);
+
+  // Burst predictions ignore it; sustained ones never run faster than it; memory-bound work is unaffected.
+  const Op gemm = gemm_op(big.gemm, Precision::bf16, Precision::bf16, h100);
+  const Prediction burst = predict(gemm, h100, r.calibration);
+  const Prediction held = predict(gemm, h100, r.calibration, Load::sustained);
+  CHECK(burst.compute_s < flops / sustained);
+  CHECK(held.compute_s == ROOFLINE_APPROX(flops / sustained).epsilon(1e-9));
+  CHECK(held.time_s > burst.time_s);
+  const Op gemv = gemm_op(GemmShape{1, 8192, 8192, 1}, Precision::bf16, Precision::bf16, h100);
+  CHECK(predict(gemv, h100, r.calibration, Load::sustained).time_s == predict(gemv, h100, r.calibration).time_s);
+
+  // Saved and loaded; carried to the H200 (700 W and 132 SMs like the H100 SXM), not to the 350 W H100 PCIe.
+  const auto file = std::filesystem::path(ROOFLINE_BINARY_DIR) / "test_tmp" / "sustained_h100_sxm.json";
+  save_calibration(r, file);
+  const Calibration loaded = load_calibration(file, h100);
+  CHECK(loaded.sustained_flop_per_s(MathPath::tc_16bit) == ROOFLINE_APPROX(sustained).epsilon(1e-9));
+  CHECK(transfer_calibration(loaded, h100, hardware().get("h200_sxm")).sustained_flop_per_s(MathPath::tc_16bit) ==
+        ROOFLINE_APPROX(sustained).epsilon(1e-9));
+  CHECK(transfer_calibration(loaded, h100, hardware().get("h100_pcie")).sustained_flop_per_s(MathPath::tc_16bit) == 0.0);
+}
+
 TEST_CASE("corrupt or foreign measurement files fail with file, line and key") {
   auto error_of = [](const std::string& name) {
     try {
@@ -155,6 +200,9 @@ TEST_CASE("corrupt calibrated profiles fail with the key path") {
   const std::string efficiency =
       bad("calibration_bad_efficiency.json").string() + ": params[0].memory_efficiency_fraction: must be <= 1";
   CHECK_THROWS_WITH_AS(load_calibration(bad("calibration_bad_efficiency.json"), h100), efficiency.c_str(), ConfigError);
+  const std::string sustained =
+      bad("calibration_bad_sustained.json").string() + ": sustained_flop_per_s[0].math: unknown math path 'tc_99bit'";
+  CHECK_THROWS_WITH_AS(load_calibration(bad("calibration_bad_sustained.json"), h100), sustained.c_str(), ConfigError);
 }
 
 TEST_CASE("error statistics") {

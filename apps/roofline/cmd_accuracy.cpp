@@ -87,8 +87,17 @@ const bool registered = register_command(55, [](CLI::App& app, int&) {
       }
       md << "\n## " << hw->display_name << " (" << gpu << ")\n\n"
          << recs.size() << " records; device " << r.device.name << ", driver " << r.device.driver << ", CUDA "
-         << r.device.cuda_runtime << (r.device.torch.empty() ? "" : ", PyTorch " + r.device.torch) << ".\n\n"
-         << "### (1) Fitted operator classes, k-fold over shapes (" << o.folds << " folds)\n\n"
+         << r.device.cuda_runtime << (r.device.torch.empty() ? "" : ", PyTorch " + r.device.torch) << ".\n\n";
+      if (!r.sustained.empty()) {
+        md << "Sustained ceilings (inputs of the model, not evaluated: whole steps run their tensor-core work at "
+              "most at these rates, the power limit having pulled the clocks down):";
+        for (const auto& [path, v] : r.sustained) {
+          char buf[64];
+          std::snprintf(buf, sizeof buf, " %s %.0f TFLOP/s", path.c_str(), v.first / 1e12);
+          md << buf << " (`" << v.second << "`)" << (&v == &r.sustained.rbegin()->second ? ".\n\n" : ";");
+        }
+      }
+      md << "### (1) Fitted operator classes, k-fold over shapes (" << o.folds << " folds)\n\n"
          << "| parameter key | records | datasheet median | prior median | held-out median | held-out p90 |\n"
          << "|---|---:|---:|---:|---:|---:|\n";
       for (const KeyFit& f : r.fits)

@@ -59,6 +59,10 @@ void print_result(const CalibrationResult& r) {
   std::cout << "calibration of " << r.gpu << " from " << r.records_used << " fitted records (" << r.records_skipped
             << " skipped) in " << r.record_files.size() << " files; device " << r.device.name << ", driver "
             << r.device.driver << ", CUDA " << r.device.cuda_runtime << "\n\n";
+  for (const auto& [path, v] : r.sustained)
+    std::printf("sustained ceiling %s: %.0f TFLOP/s (%s; whole steps are capped at it)\n", path.c_str(), v.first / 1e12,
+                v.second.c_str());
+  if (!r.sustained.empty()) std::cout << "\n";
   std::cout << "Fitted parameter keys: error |predicted - measured| / measured, held out by k-fold over shapes\n";
   TextTable t({"key", "records", "prior median", "held-out median", "held-out p90", "held-out MAPE", "fixed", "mem eff",
                "compute eff", "interval"});

@@ -72,6 +72,11 @@ class Calibration {
   void set_status(std::string s) { status_ = std::move(s); }
   const std::string& source_file() const { return source_file_; }
   void set_source_file(std::string f) { source_file_ = std::move(f); }
+  /// Measured throughput of back-to-back saturating GEMMs of a math path after the power limit has pulled
+  /// the clocks down (the ceilings suite's `*_sustained` records; 0: not measured). Whole steps are
+  /// predicted under it (Load::sustained): a long prefill cannot run its GEMMs at the burst rate.
+  double sustained_flop_per_s(MathPath m) const { return sustained_[static_cast<std::size_t>(m)]; }
+  void set_sustained_flop_per_s(MathPath m, double v) { sustained_[static_cast<std::size_t>(m)] = v; }
   bool operator==(const Calibration&) const = default;
 
  private:
@@ -89,7 +94,12 @@ class Calibration {
   std::string status_ = "prior";
   std::string source_file_;
   std::array<KernelParams, kernel_class_count * math_path_count * variant_count> table_{};
+  std::array<double, math_path_count> sustained_{};
 };
+
+/// Whether an operator runs alone (burst: clocks at boost, what a single-kernel benchmark measures) or
+/// inside a long stream of work (sustained: compute capped by the measured power-limited ceilings).
+enum class Load { burst, sustained };
 
 struct Prediction {
   double time_s = 0;            ///< one instance
@@ -107,8 +117,9 @@ struct Prediction {
 };
 std::ostream& operator<<(std::ostream& os, const Prediction& p);
 
-/// The calibrated time of one instance of `op`.
-Prediction predict(const Op& op, const HardwareSpec& hw, const Calibration& calibration);
+/// The calibrated time of one instance of `op`. Load::sustained caps its tensor-core throughput at the
+/// calibration's sustained ceiling of its math path (whole steps use it).
+Prediction predict(const Op& op, const HardwareSpec& hw, const Calibration& calibration, Load load = Load::burst);
 
 /// The datasheet floor of one instance: max(FLOPs / peak, bytes / bandwidth); nothing runs faster.
 double datasheet_floor_s(const Op& op, const HardwareSpec& hw);

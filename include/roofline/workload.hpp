@@ -73,9 +73,10 @@ struct WorkloadPrediction {
 };
 
 /// Predicted GPU time (cold L2) of a workload. Throws InvalidArgumentError / UnknownNameError for a
-/// workload that cannot run (an unknown model, an unsupported kernel on this GPU).
+/// workload that cannot run (an unknown model, an unsupported kernel on this GPU). A model step runs under
+/// Load::sustained and a single kernel under Load::burst unless `load` says otherwise.
 WorkloadPrediction predict_workload(const Workload& w, const HardwareSpec& hw, const Calibration& calibration,
-                                    const ModelRegistry& models);
+                                    const ModelRegistry& models, std::optional<Load> load = std::nullopt);
 
 /// One line of batch prediction: the JSON answer for one workload line (no trailing newline), either
 /// {"predicted_s":..,"bound":..,"interval_s":[lo,hi],"flops":..,"bytes":..} or {"error":"<message>"}.

@@ -5,6 +5,7 @@
 #                                   gemm_holdout/counters suites               (~6-8 min on an H100)
 #   scripts/device/run.sh torch     PyTorch suites: sdpa, sdpa_holdout, model_step, torch_elementwise (~7 min)
 #   scripts/device/run.sh gemm      the cuBLASLt suites only
+#   scripts/device/run.sh harness-check   GPU tests + the embedding case under compute-sanitizer (~4 min)
 #   scripts/device/run.sh kernels [--quick]   the validate/ attention kernels: correctness, sanitizers, timing, SASS
 # Each part stops starting steps after ROOFLINE_BUDGET_S seconds (default 540) and keeps what it measured.
 set -uo pipefail
@@ -64,6 +65,16 @@ case "$part" in
   torch)
     step torch_suites "$budget" python3 validate/torch/run_all.py --out-dir "$data" --budget-s $(( budget - 40 )) "$@"
     tail -n 40 "$work/logs/torch_suites.log"
+    ;;
+  harness-check)  # GPU tests, the embedding case under compute-sanitizer, the embedding records again
+    step gpu_tests 90 "$bin/roofline_validate_gpu_tests"
+    step memcheck_embedding_test 120 compute-sanitizer --tool memcheck --error-exitcode 9 --print-limit 20 \
+      "$bin/roofline_validate_gpu_tests" -tc='*embedding*'
+    step memcheck_embedding_suite 200 env ROOFLINE_VALIDATE_ELEMENTWISE_ONLY=embedding:3584 compute-sanitizer \
+      --tool memcheck --error-exitcode 9 --print-limit 20 "$bin/roofline-validate" --no-cupti --replace --quiet \
+      --hw "$hw" --out-dir "$work/logs/sanitizer-embedding" elementwise
+    step suite_embedding 90 env ROOFLINE_VALIDATE_ELEMENTWISE_ONLY=embedding "$bin/roofline-validate" --hw "$hw" \
+      --out-dir "$work/logs/embedding-records" --replace --quiet elementwise
     ;;
   gemm)  # the cuBLASLt suites alone (re-measure after a fix)
     common=(--hw "$hw" --out-dir "$data" --replace --quiet)

@@ -73,8 +73,10 @@ class LtGemm {
 };
 
 /// Runs one GEMM of `shape` on random inputs and compares with a double-precision CPU reference computed
-/// from the device's own (rounded) inputs; returns max |y − ref| / max(1, |ref|) (0 for exact int8), +inf
-/// for any non-finite or unwritten (poisoned) output. Throws CudaError on failure.
+/// from the device's own (rounded) inputs; returns max |y − ref| / max(1, |ref|) (0 for exact int8); for fp8,
+/// whose tensor cores accumulate in reduced precision, max (|y − ref| − 2⁻⁸|ref|) / Σ|x·w| (the error beyond
+/// the bf16 output's rounding, relative to the terms summed); +inf for any non-finite or unwritten (poisoned)
+/// output. Throws CudaError on failure.
 double check_gemm(cublasLtHandle_t handle, GemmDType type, const GemmShape& shape, cudaStream_t stream);
 
 }  // namespace roofline::validate::microbench

@@ -3,6 +3,7 @@
 // hidden / FFN / KV widths. Each kind is first checked against its CPU reference.
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <random>
 
 #include "microbench/elementwise.hpp"
@@ -90,8 +91,16 @@ void run_elementwise_suite(Runner& r) {
     r.end_suite();
     return;
   }
+  // ROOFLINE_VALIDATE_ELEMENTWISE_ONLY=KIND[:COLS] restricts the plan (to rerun one case, e.g. under
+  // compute-sanitizer); unset: every kind and width.
+  const char* only_env = std::getenv("ROOFLINE_VALIDATE_ELEMENTWISE_ONLY");
+  const std::string only = only_env ? only_env : "";
+  const std::string only_kind = only.substr(0, only.find(':'));
+  const std::int64_t only_cols = only.find(':') == std::string::npos ? 0 : std::stoll(only.substr(only.find(':') + 1));
   for (const ElementwiseKind kind : all_elementwise_kinds()) {
+    if (!only_kind.empty() && only_kind != elementwise_kind_name(kind)) continue;
     for (const std::int64_t cols : cols_for(kind, shapes)) {
+      if (only_cols > 0 && cols != only_cols) continue;
       for (const std::int64_t rows : row_list) {
         const std::int64_t vocab = kind == ElementwiseKind::embedding ? shapes.vocab_for_hidden[cols] : 0;
         if (kind == ElementwiseKind::embedding && vocab == 0) continue;

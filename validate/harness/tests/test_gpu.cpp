@@ -5,6 +5,7 @@
 #include "relative_approx.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <set>
 #include <vector>
@@ -245,6 +246,42 @@ TEST_CASE("every elementwise kernel matches its CPU reference") {
   }
 }
 
+TEST_CASE("embedding gathers exact rows at the elementwise suite's largest shape (32768 tokens, 152064 x 3584)") {
+  // The full elementwise suite hit an illegal address at this shape on H100 and H200 (2026-11-22 runs);
+  // this reproduces the kernel call with the suite's sizes, bit-exact against a host gather.
+  if (!have_gpu()) return;
+  const std::int64_t rows = 32768, cols = 3584, vocab = 152064;
+  Stream s;
+  DeviceBuffer table(static_cast<std::size_t>(vocab * cols) * 2), ids(static_cast<std::size_t>(rows) * 4),
+      out(static_cast<std::size_t>(rows * cols) * 2);
+  fill_random(table.get(), static_cast<std::size_t>(vocab * cols), DType::bf16, 5, -1.0, 1.0, s.get());
+  std::vector<std::int32_t> host_ids(static_cast<std::size_t>(rows));
+  std::uint64_t state = 88172645463325252ull;
+  for (auto& id : host_ids) {
+    state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+    id = static_cast<std::int32_t>(state % static_cast<std::uint64_t>(vocab));
+  }
+  host_ids.back() = static_cast<std::int32_t>(vocab - 1);  // the last table row is reachable
+  ROOFLINE_CUDA_CHECK(cudaMemcpyAsync(ids.get(), host_ids.data(), host_ids.size() * 4, cudaMemcpyHostToDevice, s.get()));
+  ElementwiseArgs a;
+  a.rows = rows;
+  a.cols = cols;
+  a.ids = ids.as<std::int32_t>();
+  a.table = table.get();
+  a.out = out.get();
+  launch_elementwise(ElementwiseKind::embedding, a, s.get());
+  ROOFLINE_CUDA_CHECK(cudaStreamSynchronize(s.get()));
+  std::vector<std::uint16_t> row(static_cast<std::size_t>(cols)), want(static_cast<std::size_t>(cols));
+  int mismatches = 0;
+  for (std::int64_t r : {std::int64_t{0}, std::int64_t{1}, std::int64_t{4097}, rows / 2, rows - 2, rows - 1}) {
+    ROOFLINE_CUDA_CHECK(cudaMemcpy(row.data(), static_cast<const char*>(out.get()) + r * cols * 2, cols * 2, cudaMemcpyDeviceToHost));
+    ROOFLINE_CUDA_CHECK(cudaMemcpy(want.data(), static_cast<const char*>(table.get()) + std::int64_t{host_ids[static_cast<std::size_t>(r)]} * cols * 2,
+                                   cols * 2, cudaMemcpyDeviceToHost));
+    if (row != want) ++mismatches;
+  }
+  CHECK(mismatches == 0);
+}
+
 TEST_CASE("cuBLASLt GEMMs match a CPU reference in every precision, fp8 scales included") {
   if (!have_gpu()) return;
   Stream s;
@@ -254,7 +291,8 @@ TEST_CASE("cuBLASLt GEMMs match a CPU reference in every precision, fp8 scales i
       INFO(gemm_dtype_name(t) << " m=" << shape.m << " n=" << shape.n << " k=" << shape.k);
       try {
         const double err = check_gemm(handle.get(), t, shape, s.get());
-        CHECK(err <= (t == GemmDType::int8 ? 0.0 : t == GemmDType::fp8_e4m3 ? 0.05 : 0.02));  // fp8: reduced-precision accumulation
+        MESSAGE(gemm_dtype_name(t) << " m=" << shape.m << " n=" << shape.n << " k=" << shape.k << ": check error " << err);
+        CHECK(err <= (t == GemmDType::int8 ? 0.0 : t == GemmDType::fp8_e4m3 ? 2e-3 : 0.02));  // fp8: error relative to Σ|x·w|
       } catch (const CudaError& e) {
         // cuBLASLt may have no algorithm for a small M in fp8/int8: that is recorded by the suites, not a bug.
         MESSAGE("not supported: " << e.what());
