@@ -891,6 +891,13 @@ Op attention_op(const AttentionShape& shape, AttentionKernel kernel, Precision q
   at.flops = ac.useful_flops;
   at.executed_flops = ac.compute_flops;
   at.critical_path_flops = ac.max_cta_flops;
+  // Overlapped softmax: the tensor-core work and the exponentials are two pipelines; the roofline combines
+  // them with the kernel's fitted overlap (smooth maximum) instead of assuming a perfect max().
+  const double peak = hw.peak_flop_per_s(ac.math);
+  if (ac.softmax_overlapped && peak > 0 && ac.tensor_s > 0 && kernel != AttentionKernel::unfused) {
+    at.executed_flops = ac.tensor_s * peak;
+    at.overlapped_s = ac.softmax_s;
+  }
   at.bytes = ac.bytes;
   at.attention = shape;
   at.attention_kernel = kernel;

@@ -317,6 +317,7 @@ Prediction predict(const Op& op, const HardwareSpec& hw, const Calibration& cali
         r.compute_s = std::max(r.compute_s, op.critical_path_flops * double(sms) / (peak * efficiency));
       const double sustained = load == Load::sustained ? calibration.sustained_flop_per_s(op.math) : 0.0;
       if (sustained > 0) r.compute_s = std::max(r.compute_s, executed / sustained);
+      if (op.overlapped_s > 0) r.compute_s = smooth_max(r.compute_s, op.overlapped_s / efficiency);
     }
     // Streaming kernels with modelled tiles (Little's law): HBM speed needs bandwidth × latency bytes in
     // flight; the fitted occupancy fraction is then that latency as a fraction of 2 µs. Otherwise the

@@ -186,6 +186,9 @@ struct Op {
   double flops = 0;           ///< useful FLOPs per instance
   double executed_flops = 0;  ///< FLOPs the kernel executes (tile padding, masked tiles); 0: same as flops
   double critical_path_flops = 0;  ///< FLOPs of the largest thread block (load imbalance); 0: none
+  /// Work on another pipeline that the kernel overlaps with its tensor-core work (the softmax exponentials
+  /// of warp-specialised attention), as seconds at that pipeline's peak; 0: none, or already in executed_flops.
+  double overlapped_s = 0;
   TensorBytes bytes;  ///< per instance
   GemmShape gemm;            ///< for kernel == gemm
   AttentionShape attention;  ///< for attention kernels

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Runs the PyTorch reference suites and writes JSON Lines records (docs/measurement-records.md):
 
-  sdpa.jsonl, sdpa_holdout.jsonl, model_step.jsonl, torch_elementwise.jsonl  in --out-dir
+  sdpa.jsonl, sdpa_holdout.jsonl, sdpa_headdim.jsonl, model_step.jsonl, torch_elementwise.jsonl  in --out-dir
   (default validate/data/<hw_profile>/), plus summary.txt (the tables printed at the end) and
   sdpa_mem_efficient.jsonl (suite sdpa, kernel "mem_efficient", which the C++ reader does not know yet).
 
@@ -19,13 +19,14 @@ import argparse
 import os
 import sys
 import time
+from dataclasses import replace
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-SUITES = ("sdpa", "model_step", "torch_elementwise", "sdpa_holdout")   # run order
-# share of the total budget, in the order above (planned: ~110 s, ~230 s, ~60 s, ~12 s on an H100)
-SHARES = {"sdpa": 0.27, "model_step": 0.53, "torch_elementwise": 0.15, "sdpa_holdout": 0.05}
+SUITES = ("sdpa", "model_step", "torch_elementwise", "sdpa_holdout", "sdpa_headdim")   # run order
+# share of the total budget, in the order above (planned: ~110 s, ~230 s, ~60 s, ~12 s, ~50 s on an H100)
+SHARES = {"sdpa": 0.24, "model_step": 0.48, "torch_elementwise": 0.13, "sdpa_holdout": 0.05, "sdpa_headdim": 0.10}
 
 
 def parse_args(argv):
@@ -60,6 +61,8 @@ def plan(args) -> dict:
     main, hold = sdpa.build_configs(args.quick, 8 if args.quick else args.holdout_n)
     est["sdpa"] = (len(main), sdpa.plan_s(main))
     est["sdpa_holdout"] = (len(hold), sdpa.plan_s(hold))
+    hd = sdpa.build_headdim_configs(args.quick)
+    est["sdpa_headdim"] = (len(hd), sdpa.plan_s(hd))
     models = args.models.split(",") if args.models else (["llama3-8b"] if args.quick else list(model_step.MODEL_ORDER))
     ms = model_step.build_configs(models, args.quick)
     t, n = model_step.plan_s(ms)
@@ -131,11 +134,14 @@ def main(argv=None) -> int:
         t0 = time.monotonic()
         print(f"\n=== {suite}: budget {budget:.0f} s -> {path}", flush=True)
         try:
-            if suite in ("sdpa", "sdpa_holdout"):
+            if suite in ("sdpa", "sdpa_holdout", "sdpa_headdim"):
                 if args.dry_run:
                     main_c, hold_c = sdpa.dry_run_configs()
                 else:
                     main_c, hold_c = sdpa.build_configs(args.quick, 8 if args.quick else args.holdout_n)
+                if suite == "sdpa_headdim":
+                    hold_c = ([replace(c, suite="sdpa_headdim") for c in hold_c] if args.dry_run
+                              else sdpa.build_headdim_configs(args.quick))
                 writers = {suite: w}
                 if suite == "sdpa":
                     w_pending = C.RecordWriter(os.path.join(out_dir, sdpa.PENDING_FILE + ".jsonl"), allow_pending=True)

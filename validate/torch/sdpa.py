@@ -1,4 +1,4 @@
-"""Suites `sdpa` and `sdpa_holdout`: PyTorch scaled_dot_product_attention per backend (FlashAttention-2,
+"""Suites `sdpa`, `sdpa_headdim` and `sdpa_holdout`: PyTorch scaled_dot_product_attention per backend (FlashAttention-2,
 cuDNN, memory-efficient), bf16, [B, H, S, D] layout, GQA through enable_gqa=True, timed as CUDA-graph
 replays over rotating input sets (>= 3x L2), with the kernels that ran (torch.profiler) and a float32
 reference check per configuration where the reference fits in memory.
@@ -114,6 +114,36 @@ def main_shapes(quick: bool) -> List[AttnShape]:
                 if fits(sh):
                     out.append(sh)
     return out
+
+
+# Suite `sdpa_headdim` (fitted like `sdpa`): the other head dimensions of current models (64: Llama-3.2-1B,
+# Phi; 96: Phi-3) on a small grid, so that the fit sees how the kernels' efficiency changes with D.
+HEADDIM_HEADS: List[Tuple[int, int, int]] = [(32, 8, 64), (32, 8, 96), (16, 2, 64), (20, 4, 96)]
+
+
+def headdim_shapes(quick: bool) -> List[AttnShape]:
+    """Prefill: B in {1, 4} x S in {256, 1024, 4096, 8192} x causal/non-causal; decode: B in {1, 8, 32} x
+    kv_len in {2048, 32768}; for each of HEADDIM_HEADS (quick: the first two, fewer lengths)."""
+    heads = HEADDIM_HEADS[:2] if quick else HEADDIM_HEADS
+    pre_s = (1024,) if quick else (256, 1024, 4096, 8192)
+    dec = ((1, 32768),) if quick else tuple((b, s) for b in (1, 8, 32) for s in (2048, 32768))
+    out: List[AttnShape] = []
+    for hq, hkv, d in heads:
+        for causal in (True, False):
+            for b in (1, 4):
+                for s in pre_s:
+                    sh = AttnShape("prefill", b, hq, hkv, s, s, d, causal)
+                    if fits(sh):
+                        out.append(sh)
+        for b, s in dec:
+            sh = AttnShape("decode", b, hq, hkv, 1, s, d, False)
+            if fits(sh):
+                out.append(sh)
+    return out
+
+
+def build_headdim_configs(quick: bool) -> List[AttnConfig]:
+    return [AttnConfig("sdpa_headdim", b, sh) for sh in headdim_shapes(quick) for b in ("flash", "cudnn")]
 
 
 def holdout_shapes(n: int, seed: int = HOLDOUT_SEED) -> List[AttnShape]:

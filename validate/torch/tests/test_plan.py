@@ -128,6 +128,21 @@ class Sdpa(unittest.TestCase):
         self.assertTrue(any(s.head_dim != 128 for s in a))
         self.assertNotEqual(SD.holdout_shapes(40, seed=1), a)
 
+    def test_headdim_suite_covers_64_and_96_apart_from_the_holdout(self):
+        shapes = SD.headdim_shapes(False)
+        self.assertEqual({s.head_dim for s in shapes}, {64, 96})
+        self.assertEqual({(s.q_heads, s.kv_heads, s.head_dim) for s in shapes}, set(SD.HEADDIM_HEADS))
+        self.assertFalse(set(shapes) & set(SD.holdout_shapes(40)))   # the hold-out stays unseen
+        self.assertFalse(set(shapes) & set(SD.main_shapes(False)))
+        self.assertEqual({s.phase for s in shapes}, {"prefill", "decode"})
+        cfgs = SD.build_headdim_configs(False)
+        self.assertEqual(len(cfgs), 2 * len(shapes))
+        for c in cfgs:
+            self.assertEqual(c.suite, "sdpa_headdim")
+            out = []
+            CR.validate_workload(SD.workload(c), out, allow_pending=False)
+            self.assertEqual(out, [], c)
+
     def test_configs_and_workloads_are_valid(self):
         main, hold = SD.build_configs(False, 40)
         labels = {c.label for c in main}
