@@ -75,6 +75,7 @@ void run_counters_suite(Runner& r) {
   const float host_scales[8] = {0.5f, 0, 0, 0, 0.25f, 0, 0, 0};
   r.guard("gemm_scales", json{{"op", "gemm"}, {"m", 1}, {"n", 8}, {"k", 8}, {"dtype", "bf16"}}, [&] {
     ROOFLINE_CUDA_CHECK(cudaMemcpy(scales.get(), host_scales, sizeof host_scales, cudaMemcpyHostToDevice));
+    ROOFLINE_CUDA_CHECK(cudaDeviceSynchronize());  // the copy's DMA must land before non-blocking streams read it
   });
   struct G {
     GemmDType t;

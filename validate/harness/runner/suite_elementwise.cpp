@@ -175,7 +175,10 @@ void run_elementwise_suite(Runner& r) {
           ROOFLINE_CUDA_CHECK(cudaMemcpy(base + lay.ids, ids.data(), ids.size() * 4, cudaMemcpyHostToDevice));
         }
       }
-      ROOFLINE_CUDA_CHECK(cudaStreamSynchronize(s.get()));
+      // A pageable-memory cudaMemcpy may return before its DMA lands, and the timing streams are non-blocking
+      // (no implicit order with the legacy stream): without this, a single-rotation case (embedding 32768 x 3584)
+      // gathered with not-yet-written token ids and faulted on H100 and H200. Wait for every copy.
+      ROOFLINE_CUDA_CHECK(cudaDeviceSynchronize());
     });
     if (!ready) continue;
 

@@ -57,6 +57,7 @@ struct GemmContext {
   GemmContext() {
     const float host[8] = {0.5f, 0, 0, 0, 0.25f, 0, 0, 0};
     ROOFLINE_CUDA_CHECK(cudaMemcpy(scales.get(), host, sizeof host, cudaMemcpyHostToDevice));
+    ROOFLINE_CUDA_CHECK(cudaDeviceSynchronize());  // the copy's DMA must land before non-blocking streams read it
   }
   const float* w_scale() const { return scales.as<float>(); }
   const float* x_scale() const { return scales.as<float>() + 4; }

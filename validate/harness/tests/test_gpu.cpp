@@ -68,7 +68,12 @@ TEST_CASE("a device-to-device memcpy times at a plausible fraction of the device
   CHECK(g.median_s <= g.max_s);
   CHECK(bw > 0.4 * peak);
   CHECK(bw < 1.02 * peak);
-  CHECK(p.median_s == ROOFLINE_APPROX(g.median_s).epsilon(0.10));
+  // Captured in a graph the copy may run on another engine than a stream copy (H200, 2026-11-22: 2.8 TB/s
+  // in the graph, 4.3 TB/s on the stream), so the two are each checked for plausibility, not against each other.
+  const double plain_bw = 2.0 * kGiB / p.median_s;
+  MESSAGE("memcpy 1 GiB on a stream: " << p.median_s * 1e3 << " ms, " << plain_bw / 1e12 << " TB/s");
+  CHECK(plain_bw > 0.4 * peak);
+  CHECK(plain_bw < 1.02 * peak);
 }
 
 TEST_CASE("the stream read kernel sums every word (CPU checksum) and reads HBM at a plausible rate") {
