@@ -5,7 +5,7 @@
 #                                   gemm_holdout/counters suites               (~6-8 min on an H100)
 #   scripts/device/run.sh torch     PyTorch suites: sdpa, sdpa_holdout, model_step, torch_elementwise (~7 min)
 #   scripts/device/run.sh gemm      the cuBLASLt suites only
-#   scripts/device/run.sh harness-check   GPU tests + the embedding case under compute-sanitizer (~4 min)
+#   scripts/device/run.sh harness-check   GPU tests, the embedding case under compute-sanitizer, the elementwise suite (~3 min)
 #   scripts/device/run.sh kernels [--quick]   the validate/ attention kernels: correctness, sanitizers, timing, SASS
 # Each part stops starting steps after ROOFLINE_BUDGET_S seconds (default 540) and keeps what it measured.
 set -uo pipefail
@@ -75,6 +75,7 @@ case "$part" in
       --hw "$hw" --out-dir "$work/logs/sanitizer-embedding" elementwise
     step suite_embedding 90 env ROOFLINE_VALIDATE_ELEMENTWISE_ONLY=embedding "$bin/roofline-validate" --hw "$hw" \
       --out-dir "$work/logs/embedding-records" --replace --quiet elementwise
+    step suite_elementwise 90 "$bin/roofline-validate" --hw "$hw" --out-dir "$data" --replace --quiet elementwise
     ;;
   gemm)  # the cuBLASLt suites alone (re-measure after a fix)
     common=(--hw "$hw" --out-dir "$data" --replace --quiet)
