@@ -759,6 +759,7 @@ AttentionCost attention_cost(const AttentionShape& s, AttentionKernel kernel, Pr
       max_tiles *= keep;
     }
     c.flops = slots * 0.5 * tile_flops * (qk_tiles + pv_tiles);
+    c.flops_per_key_all_tiles = slots * double(q_blocks) * 4.0 * d * double(cta_rows);
 
     // Bytes. K and V: once per KV head (packed: one tile reads them; unpacked: the query heads of a group
     // and the query blocks of a head re-read them from L2, assumed resident).
@@ -903,6 +904,7 @@ Op attention_op(const AttentionShape& shape, AttentionKernel kernel, Precision q
   at.attention_kernel = kernel;
   at.parallel_ctas = ac.ctas;
   at.inflight_bytes = ac.inflight_bytes;
+  if (ac.kernel_class == KernelClass::attention_prefill) at.flops_per_overhead_key = ac.flops_per_key_all_tiles;
   return at;
 }
 

@@ -311,7 +311,8 @@ Prediction predict(const Op& op, const HardwareSpec& hw, const Calibration& cali
     }
   } else {
     if (peak > 0 && op.flops > 0) {
-      const double executed = op.executed_flops > 0 ? op.executed_flops : op.flops;
+      const double executed = (op.executed_flops > 0 ? op.executed_flops : op.flops) +
+                              p.tile_overhead_k_elements * op.flops_per_overhead_key;
       r.compute_s = executed / (peak * efficiency);
       if (op.critical_path_flops > 0)  // the largest block runs on one SM
         r.compute_s = std::max(r.compute_s, op.critical_path_flops * double(sms) / (peak * efficiency));

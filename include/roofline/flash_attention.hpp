@@ -65,6 +65,8 @@ struct AttentionCost {
   /// K/V bytes the resident thread blocks have in flight across the GPU (one K or V tile each, Little's
   /// law); 0 where the kernel's tiling is not modelled. Decode streams at min(1, this / needed) of HBM speed.
   double inflight_bytes = 0;
+  /// FLOPs of one key row over all query tiles: slots × query tiles × 4 · D · rows per tile (0: not tiled).
+  double flops_per_key_all_tiles = 0;
   double smem_bytes_per_cta = 0;  ///< shared memory of one thread block's tiles
   std::int64_t splits = 1;        ///< split-KV factor (decode)
   std::int32_t kernels = 1;       ///< kernel launches (split-KV adds a combine kernel, Sage a quantisation kernel)

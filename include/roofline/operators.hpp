@@ -189,6 +189,9 @@ struct Op {
   /// Work on another pipeline that the kernel overlaps with its tensor-core work (the softmax exponentials
   /// of warp-specialised attention), as seconds at that pipeline's peak; 0: none, or already in executed_flops.
   double overlapped_s = 0;
+  /// FLOPs of one key row across every query tile of the kernel (attention prefill): the kernel's fixed work
+  /// per query tile (loading Q, rescaling and writing O) is the fitted tile_overhead_k_elements keys of it.
+  double flops_per_overhead_key = 0;
   TensorBytes bytes;  ///< per instance
   GemmShape gemm;            ///< for kernel == gemm
   AttentionShape attention;  ///< for attention kernels
