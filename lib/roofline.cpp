@@ -217,31 +217,39 @@ void gemm_compute_one_and_split(const GemmShape& g, double flop_per_s, double ef
   const double sms = double(sm_count);
   const double per_sm = flop_per_s * efficiency / sms;
   const double inv_per_sm = 1.0 / per_sm;
-  const double m = double(g.m), n = double(g.n), k = double(g.k), groups = double(g.groups);
-  // Output tiles of gemm_compute_s's seven tile shapes, in its order, from the ceilings of M and N per side.
-  const double m8 = ceil_nonneg(m * 0.125), m16 = ceil_nonneg(m * 0.0625), m32 = ceil_nonneg(m * 0.03125),
-               m64 = ceil_nonneg(m * 0.015625), m128 = ceil_nonneg(m * 0.0078125), m256 = ceil_nonneg(m * 0.00390625);
-  const double n64 = ceil_nonneg(n * 0.015625), n128 = ceil_nonneg(n * 0.0078125), n256 = ceil_nonneg(n * 0.00390625);
+  const double k = double(g.k), groups = double(g.groups);
+  // Output tiles of gemm_compute_s's seven tile shapes, in its order, from the tiles along M and N per tile
+  // side: ceil(x / 2^shift) in integers (equal to the floating-point ceiling for sizes below 2^53).
+  auto along = [](std::int64_t x, int shift) {
+    return x > 0 ? double(((std::uint64_t(x) - 1) >> shift) + 1) : 0.0;
+  };
+  const double m8 = along(g.m, 3), m16 = along(g.m, 4), m32 = along(g.m, 5), m64 = along(g.m, 6), m128 = along(g.m, 7),
+               m256 = along(g.m, 8);
+  const double n64 = along(g.n, 6), n128 = along(g.n, 7), n256 = along(g.n, 8);
   const double count[7] = {m128 * n256 * groups, m256 * n128 * groups, m128 * n128 * groups, m64 * n128 * groups,
                            m32 * n64 * groups,   m16 * n64 * groups,   m8 * n64 * groups};
   constexpr double area[7] = {2.0 * 128 * 256, 2.0 * 256 * 128, 2.0 * 128 * 128, 2.0 * 64 * 128,
                               2.0 * 32 * 64,   2.0 * 16 * 64,   2.0 * 8 * 64};  // 2·tm·tn
-  // Splits 2, 4, 8 stop where k / s < 256.
+  // Split factors 2, 4, 8 stop where k / s < 256, and for a tile where count · s / 2 >= SMs.
   const int split_limit = k * 0.5 < 256 ? 0 : k * 0.25 < 256 ? 1 : k * 0.125 < 256 ? 2 : 3;
   double best1 = inf, best_split[3] = {inf, inf, inf};  // the fewest waves · 2·tm·tn per split factor
   for (int t = 0; t < 7; ++t) {
-    best1 = std::min(best1, ceil_nonneg(count[t] / sms) * area[t]);
-    double s = 2;
-    for (int i = 0; i < split_limit && count[t] * (s / 2) < sms; ++i, s *= 2) {
-      const double waves = count[t] * s <= sms ? (count[t] > 0 ? 1.0 : 0.0) : 2.0;
-      best_split[i] = std::min(best_split[i], waves * area[t]);
-    }
+    const double c = count[t];
+    best1 = std::min(best1, ceil_nonneg(c / sms) * area[t]);
+    if (split_limit == 0 || !(c < sms) || !(c > 0)) continue;  // c = 0: no tiles, no split
+    best_split[0] = std::min(best_split[0], (2 * c <= sms ? 1.0 : 2.0) * area[t]);
+    if (split_limit == 1 || !(2 * c < sms)) continue;
+    best_split[1] = std::min(best_split[1], (4 * c <= sms ? 1.0 : 2.0) * area[t]);
+    if (split_limit == 2 || !(4 * c < sms)) continue;
+    best_split[2] = std::min(best_split[2], (8 * c <= sms ? 1.0 : 2.0) * area[t]);
   }
   one_kernel = best1 * inv_per_sm * (k + tile_overhead_k_elements);
   split_k = one_kernel;
-  const double k_split[3] = {ceil_nonneg(k * 0.5), ceil_nonneg(k * 0.25), ceil_nonneg(k * 0.125)};  // ceil(k / s)
-  for (int i = 0; i < split_limit; ++i)
-    split_k = std::min(split_k, best_split[i] * inv_per_sm * (k_split[i] + tile_overhead_k_elements));
+  constexpr double inv_split[3] = {0.5, 0.25, 0.125};
+  for (int i = 0; i < split_limit; ++i) {
+    const double k_split = ceil_nonneg(k * inv_split[i]);  // ceil(k / s)
+    split_k = std::min(split_k, best_split[i] * inv_per_sm * (k_split + tile_overhead_k_elements));
+  }
 }
 
 // Weight-only kernels dequantise in the main loop: at large M they reach about 85% of the 16-bit GEMM's
@@ -354,10 +362,10 @@ Prediction predict(const Op& op, const HardwareSpec& hw, const Calibration& cali
     // over fp32 partials. Either choice costs what the roofline says; the library is taken to pick the faster
     // (min of two non-decreasing functions of the shape, so a larger problem is never predicted faster).
     const GemmShape& g = op.gemm;
-    // Tile sides are powers of two: multiplying by the reciprocal divides exactly.
+    // Tile sides are powers of two: multiplying by the reciprocal divides exactly (sizes are non-negative).
     const double inv_tm = g.m <= 8 ? 1.0 / 8 : g.m <= 16 ? 1.0 / 16 : g.m <= 32 ? 1.0 / 32 : g.m <= 64 ? 1.0 / 64 : 1.0 / 128;
     const double inv_tn = g.m <= 64 ? 1.0 / 64 : 1.0 / 128;
-    const double tiles = std::ceil(double(g.m) * inv_tm) * std::ceil(double(g.n) * inv_tn) * double(g.groups);
+    const double tiles = ceil_nonneg(double(g.m) * inv_tm) * ceil_nonneg(double(g.n) * inv_tn) * double(g.groups);
     double c1 = 0, c2 = 0;
     gemm_compute_one_and_split(g, peak, efficiency, sms, p.tile_overhead_k_elements, c1, c2);
     const double m1 = bytes / (bw * p.memory_efficiency_fraction * occupancy_of(tiles));
