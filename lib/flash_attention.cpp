@@ -140,24 +140,26 @@ std::int64_t split_kv_heuristic(std::int64_t batch_heads_qblocks, std::int64_t s
   if (double(batch_heads_qblocks) >= 0.8 * double(sm_slots)) return 1;
   max_splits = std::min({max_splits, sm_slots, kv_blocks, std::int64_t(256)});
   if (max_splits <= 1) return 1;
-  // One pass: the wave efficiency of every eligible split (a split is eligible when it changes the number of
-  // K/V blocks per split), then the smallest within 85% of the best.
+  // The wave efficiency of every eligible split (a split is eligible when it changes the number of K/V
+  // blocks per split), then the smallest within 85% of the best. The eligible splits are visited directly:
+  // after s with b = ceil(kv_blocks / s) blocks, the next is the smallest s' with ceil(kv_blocks / s') < b,
+  // s' = ceil(kv_blocks / (b - 1)); none after b = 1 (about 2·sqrt(kv_blocks) splits instead of max_splits).
+  std::int64_t eligible[256];
   double efficiency[256];
+  int n = 0;
   double best = 0;
-  std::int64_t previous_blocks = kv_blocks + 1;
-  for (std::int64_t s = 1; s <= max_splits; ++s) {
-    const std::int64_t blocks = ceil_div(kv_blocks, s);
-    if (blocks == previous_blocks) {
-      efficiency[s - 1] = -1;
-      continue;
-    }
-    previous_blocks = blocks;
+  for (std::int64_t s = 1; s <= max_splits;) {
     const double waves = double(batch_heads_qblocks * s) / double(sm_slots);
-    efficiency[s - 1] = waves / std::ceil(waves);
-    best = std::max(best, efficiency[s - 1]);
+    eligible[n] = s;
+    efficiency[n] = waves / std::ceil(waves);
+    best = std::max(best, efficiency[n]);
+    ++n;
+    const std::int64_t blocks = ceil_div(kv_blocks, s);
+    if (blocks <= 1) break;
+    s = ceil_div(kv_blocks, blocks - 1);
   }
-  for (std::int64_t s = 1; s <= max_splits; ++s)
-    if (efficiency[s - 1] >= 0.85 * best) return s;
+  for (int i = 0; i < n; ++i)
+    if (efficiency[i] >= 0.85 * best) return eligible[i];
   return 1;
 }
 

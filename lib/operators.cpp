@@ -65,6 +65,8 @@ KernelClass parse_kernel_class(std::string_view s) {
 
 std::string_view to_string(AttentionKernel k) { return attention_kernel_names[static_cast<std::size_t>(k)]; }
 AttentionKernel parse_attention_kernel(std::string_view s) {
+  for (std::size_t i = 0; i < attention_kernel_count; ++i)  // the canonical spelling, without case folding
+    if (attention_kernel_names[i] == s) return AttentionKernel(i);
   const std::string l = lower(s);
   for (std::size_t i = 0; i < attention_kernel_count; ++i)
     if (attention_kernel_names[i] == l) return AttentionKernel(i);

@@ -53,6 +53,12 @@ std::ostream& operator<<(std::ostream& os, Precision p) { return os << to_string
 std::ostream& operator<<(std::ostream& os, MathPath m) { return os << to_string(m); }
 
 bool try_parse_precision(std::string_view text, Precision& out) {
+  for (const FormatInfo& f : format_table) {  // the canonical spelling, without case folding
+    if (f.name == text) {
+      out = f.precision;
+      return true;
+    }
+  }
   const std::string u = upper(text);
   for (const FormatInfo& f : format_table) {
     if (upper(f.name) == u) {

@@ -202,33 +202,134 @@ double gemm_compute_s(const GemmShape& g, double flop_per_s, double efficiency, 
 }
 
 namespace {
-// gemm_compute_s with max_split 1 and 8 in one pass over the tiles (the hot path computes both).
+// gemm_compute_s with max_split 1 and 8 in one pass over the tiles (the hot path computes both), with the
+// same results bit for bit and one division per tile instead of about four:
+//  - tile sides and split factors are powers of two: x / 2^j is x · 2^-j exactly;
+//  - a candidate costs waves · (2·tm·tn / per_sm) · K, where 2·tm·tn / per_sm is (2·tm·tn) · (1 / per_sm)
+//    exactly (scaling by a power of two commutes with rounding), so for one K (one split factor) the
+//    cheapest candidate is the one with the fewest waves · 2·tm·tn (an integer, exact in a double) and
+//    the rounded products need only be formed once per split factor;
+//  - a split factor s is tried only while count · s / 2 < SMs, so its ceil(count · s / SMs) is 1 when
+//    count · s <= SMs and 2 otherwise.
 void gemm_compute_one_and_split(const GemmShape& g, double flop_per_s, double efficiency, int sm_count,
                                 double tile_overhead_k_elements, double& one_kernel, double& split_k) {
-  static constexpr double tiles[][2] = {{128, 256}, {256, 128}, {128, 128}, {64, 128}, {32, 64}, {16, 64}, {8, 64}};
+  constexpr double inf = std::numeric_limits<double>::infinity();
   const double sms = double(sm_count);
   const double per_sm = flop_per_s * efficiency / sms;
-  const double m = double(g.m), n = double(g.n), k = double(g.k), groups = double(g.groups);
-  double best1 = std::numeric_limits<double>::infinity(), best8 = best1;
-  const double k1 = k + tile_overhead_k_elements;
-  for (const auto& t : tiles) {
-    const double count = ceil_nonneg(m / t[0]) * ceil_nonneg(n / t[1]) * groups;
-    const double tile_flops = 2.0 * t[0] * t[1] / per_sm;
-    const double one = ceil_nonneg(count / sms) * tile_flops * k1;
-    best1 = std::min(best1, one);
-    best8 = std::min(best8, one);
-    for (double s = 2; s <= 8; s *= 2) {
-      if (count * (s / 2) >= sms || k / s < 256) break;
-      best8 = std::min(best8, ceil_nonneg(count * s / sms) * tile_flops * (ceil_nonneg(k / s) + tile_overhead_k_elements));
-    }
+  const double inv_per_sm = 1.0 / per_sm;
+  const double k = double(g.k), groups = double(g.groups);
+  // Output tiles of gemm_compute_s's seven tile shapes, in its order, from the tiles along M and N per tile
+  // side: ceil(x / 2^shift) in integers (equal to the floating-point ceiling for sizes below 2^53).
+  auto along = [](std::int64_t x, int shift) {
+    return x > 0 ? double(((std::uint64_t(x) - 1) >> shift) + 1) : 0.0;
+  };
+  const double m8 = along(g.m, 3), m16 = along(g.m, 4), m32 = along(g.m, 5), m64 = along(g.m, 6), m128 = along(g.m, 7),
+               m256 = along(g.m, 8);
+  const double n64 = along(g.n, 6), n128 = along(g.n, 7), n256 = along(g.n, 8);
+  const double count[7] = {m128 * n256 * groups, m256 * n128 * groups, m128 * n128 * groups, m64 * n128 * groups,
+                           m32 * n64 * groups,   m16 * n64 * groups,   m8 * n64 * groups};
+  constexpr double area[7] = {2.0 * 128 * 256, 2.0 * 256 * 128, 2.0 * 128 * 128, 2.0 * 64 * 128,
+                              2.0 * 32 * 64,   2.0 * 16 * 64,   2.0 * 8 * 64};  // 2·tm·tn
+  // Split factors 2, 4, 8 stop where k / s < 256, and for a tile where count · s / 2 >= SMs.
+  const int split_limit = k * 0.5 < 256 ? 0 : k * 0.25 < 256 ? 1 : k * 0.125 < 256 ? 2 : 3;
+  double best1 = inf, best_split[3] = {inf, inf, inf};  // the fewest waves · 2·tm·tn per split factor
+  for (int t = 0; t < 7; ++t) {
+    const double c = count[t];
+    best1 = std::min(best1, ceil_nonneg(c / sms) * area[t]);
+    if (split_limit == 0 || !(c < sms) || !(c > 0)) continue;  // c = 0: no tiles, no split
+    best_split[0] = std::min(best_split[0], (2 * c <= sms ? 1.0 : 2.0) * area[t]);
+    if (split_limit == 1 || !(2 * c < sms)) continue;
+    best_split[1] = std::min(best_split[1], (4 * c <= sms ? 1.0 : 2.0) * area[t]);
+    if (split_limit == 2 || !(4 * c < sms)) continue;
+    best_split[2] = std::min(best_split[2], (8 * c <= sms ? 1.0 : 2.0) * area[t]);
   }
-  one_kernel = best1;
-  split_k = best8;
+  one_kernel = best1 * inv_per_sm * (k + tile_overhead_k_elements);
+  split_k = one_kernel;
+  constexpr double inv_split[3] = {0.5, 0.25, 0.125};
+  for (int i = 0; i < split_limit; ++i) {
+    const double k_split = ceil_nonneg(k * inv_split[i]);  // ceil(k / s)
+    split_k = std::min(split_k, best_split[i] * inv_per_sm * (k_split + tile_overhead_k_elements));
+  }
 }
 
 // Weight-only kernels dequantise in the main loop: at large M they reach about 85% of the 16-bit GEMM's
 // throughput (Marlin, Frantar et al. 2024, arXiv:2408.11743: near fp16 speed at batch 64-128). Inferred.
 constexpr double dequant_compute_fraction = 0.85;
+
+// predict()'s smooth maximum of x and y: hi · (1 + q)^(1/p) with q = (lo/hi)^p. The correction vanishes
+// when one term dominates: for q <= 1e-4 its first-order term hi · (1 + q/p) is used (relative error below
+// (1 - 1/p) · q² / (2p) <= 1.3e-9). Exponents 1, 2, 4, 8 and 16 (the prior p = 4, and every key that a
+// calibration leaves at it) take q by repeated squaring and the p-th root by square roots: three times
+// cheaper than the logarithms and exponentials of the general form, and equal to them to about 1e-16.
+double smooth_max(double x, double y, double p) {
+  const double hi = std::max(x, y), lo = std::min(x, y);
+  if (!(lo > 0)) return hi;
+  const double r = lo / hi;
+  const bool power_of_two = p == 4 || p == 2 || p == 8 || p == 1 || p == 16;
+  double q = r;
+  if (power_of_two) {
+    for (double e = p; e > 1; e *= 0.5) q *= q;
+  } else {
+    q = std::exp(p * std::log(r));  // cheaper than pow
+  }
+  if (q <= 1e-4) return hi * (1.0 + q / p);
+  if (!power_of_two) return hi * std::exp(std::log1p(q) / p);
+  double f = 1.0 + q;
+  for (double e = p; e > 1; e *= 0.5) f = std::sqrt(f);
+  return hi * f;
+}
+
+// Bounds on smooth_max(x, y, p) without transcendental calls. For p >= 1 and 0 <= r = lo/hi <= 1:
+// r^(n+1) <= q <= r^n with n = floor(p) (q = r^n when p is an integer), and with a = 1/p <= 1,
+// 1 + a·q·(1 - q/2) <= (1 + q)^a <= 1 + a·q (Taylor with remainder; concavity); smooth_max's first-order
+// form, 1 + a·q, lies in the same range. Both ends are widened by 1e-12 to cover rounding. Other exponents
+// get no bounds (the whole real line).
+struct Bracket {
+  double low, high;
+};
+Bracket smooth_bounds(double x, double y, double p) {
+  const double hi = std::max(x, y), lo = std::min(x, y);
+  if (!(lo > 0)) return {hi, hi};
+  constexpr double inf = std::numeric_limits<double>::infinity();
+  if (!(p >= 1 && p <= 64) || !(hi < inf)) return {-inf, inf};
+  const double r = lo / hi;
+  const int n = int(p);
+  double q_high = 1, base = r;  // r^n by squaring
+  for (int e = n; e > 0; e >>= 1, base *= base)
+    if (e & 1) q_high *= base;
+  const double q_low = double(n) == p ? q_high : q_high * r;
+  const double a = 1.0 / p;
+  return {hi * (1.0 + a * q_low * (1.0 - 0.5 * q_low)) * (1.0 - 1e-12), hi * (1.0 + a * q_high) * (1.0 + 1e-12)};
+}
+
+// The GEMM's choice between one kernel (f1 fixed, compute c1, memory m1) and split-K (f2, c2, m2): split-K
+// when f2 + smooth_max(c2, m2) < f1 + smooth_max(c1, m1); `body` receives the chosen smooth maximum.
+// Bounds decide first, so that usually only the winner's smooth maximum is computed (same result):
+//  1. max(a, b) <= smooth_max(a, b) <= 2^(1/p) · max(a, b). For p > ln 2, 2^(1/p) = e^x with x = ln 2 / p < 1
+//     is below (2 + x) / (2 - x) (the [1/1] Padé form, whose series dominates e^x term by term), widened by
+//     1e-12 for rounding; below that, exp2 itself.
+//  2. smooth_bounds, tighter (a few multiplications), when 1 does not separate the two.
+bool choose_split(double f1, double c1, double m1, double f2, double c2, double m2, double p, double& body) {
+  constexpr double ln2 = 0.69314718055994531;
+  const double widen = p > ln2 ? (2.0 * p + ln2) / (2.0 * p - ln2) * (1.0 + 1e-12) : std::exp2(1.0 / p);
+  const double x1 = std::max(c1, m1), x2 = std::max(c2, m2);
+  bool split = false;
+  if (f1 + x1 > f2 + widen * x2) {
+    split = true;
+  } else if (!(f2 + x2 >= f1 + widen * x1)) {
+    const Bracket b1 = smooth_bounds(c1, m1, p), b2 = smooth_bounds(c2, m2, p);
+    if (f2 + b2.high < f1 + b1.low) {
+      split = true;
+    } else if (!(f2 + b2.low >= f1 + b1.high)) {
+      const double s1 = smooth_max(c1, m1, p), s2 = smooth_max(c2, m2, p);
+      split = f2 + s2 < f1 + s1;
+      body = split ? s2 : s1;
+      return split;
+    }
+  }
+  body = split ? smooth_max(c2, m2, p) : smooth_max(c1, m1, p);
+  return split;
+}
 }  // namespace
 
 double datasheet_floor_s(const Op& op, const HardwareSpec& hw) {
@@ -240,111 +341,93 @@ double datasheet_floor_s(const Op& op, const HardwareSpec& hw) {
 
 Prediction predict(const Op& op, const HardwareSpec& hw, const Calibration& calibration, Load load) {
   const KernelParams& p = calibration.params(param_key(op));
-  Prediction r;
-  r.flops = op.flops;
-  r.bytes = op.bytes.total();
+  // Every field is computed into a local and the result built once at the end (zeroing the result first
+  // and storing into it costs a fifth of a GEMM prediction).
+  const double flops = op.flops;
+  const double bytes = op.bytes.total();
   const bool network = op.kernel == KernelClass::allreduce;
   const double bw = network ? hw.interconnect_bytes_per_s.value : hw.bandwidth_bytes_per_s();
   const double peak = network ? 0.0 : hw.peak_flop_per_s(op.math);
-  r.intensity_flop_per_byte = r.bytes > 0 ? r.flops / r.bytes : 0.0;
-  r.critical_intensity_flop_per_byte = peak > 0 ? peak / hw.bandwidth_bytes_per_s() : 0.0;
 
   double efficiency = p.compute_efficiency_fraction;
   if (op.support == Support::emulated && op.kernel == KernelClass::gemm) efficiency *= dequant_compute_fraction;
   const int sms = hw.sms();
   const double e = p.overlap_exponent;
-  // Smooth max: hi · (1 + (lo/hi)^p)^(1/p); the correction vanishes when one term dominates.
-  auto smooth_max = [e](double a, double b) {
-    const double hi = std::max(a, b), lo = std::min(a, b);
-    if (!(lo > 0)) return hi;
-    const double q = std::exp(e * std::log(lo / hi));  // (lo/hi)^p; cheaper than pow
-    if (q > 1e-4) return hi * std::exp(std::log1p(q) / e);
-    return hi * (1.0 + q / e);  // first-order term; relative error < 1e-8
-  };
   auto occupancy_of = [&](double ctas) { return std::min(1.0, ctas / (double(sms) * p.occupancy_fraction)); };
   double kernels = double(op.kernels_per_instance);
-  double body = 0;
+  double body = 0, compute_s = 0, memory_s = 0;
   if (op.kernel == KernelClass::gemm && peak > 0) {
     // A cuBLAS-class library picks, per shape, between one kernel over the output tiles (few tiles leave SMs
     // idle and the weights stream slowly) and a split-K kernel that fills the SMs plus a reduction kernel
     // over fp32 partials. Either choice costs what the roofline says; the library is taken to pick the faster
     // (min of two non-decreasing functions of the shape, so a larger problem is never predicted faster).
     const GemmShape& g = op.gemm;
-    const double tm = g.m <= 8 ? 8 : g.m <= 16 ? 16 : g.m <= 32 ? 32 : g.m <= 64 ? 64 : 128;
-    const double tn = g.m <= 64 ? 64 : 128;
-    const double tiles = std::ceil(double(g.m) / tm) * std::ceil(double(g.n) / tn) * double(g.groups);
+    // Tile sides are powers of two: multiplying by the reciprocal divides exactly (sizes are non-negative).
+    const double inv_tm = g.m <= 8 ? 1.0 / 8 : g.m <= 16 ? 1.0 / 16 : g.m <= 32 ? 1.0 / 32 : g.m <= 64 ? 1.0 / 64 : 1.0 / 128;
+    const double inv_tn = g.m <= 64 ? 1.0 / 64 : 1.0 / 128;
+    const double tiles = ceil_nonneg(double(g.m) * inv_tm) * ceil_nonneg(double(g.n) * inv_tn) * double(g.groups);
     double c1 = 0, c2 = 0;
     gemm_compute_one_and_split(g, peak, efficiency, sms, p.tile_overhead_k_elements, c1, c2);
     if (load == Load::sustained) {
       const double sustained = calibration.sustained_flop_per_s(op.math);
       if (sustained > 0) {
-        c1 = std::max(c1, op.flops / sustained);
-        c2 = std::max(c2, op.flops / sustained);
+        c1 = std::max(c1, flops / sustained);
+        c2 = std::max(c2, flops / sustained);
       }
     }
-    const double m1 = r.bytes / (bw * p.memory_efficiency_fraction * occupancy_of(tiles));
+    const double m1 = bytes / (bw * p.memory_efficiency_fraction * occupancy_of(tiles));
     const double partials = 2.0 * 2.0 * double(g.m) * double(g.n) * 4.0 * double(g.groups);  // 2-way, written and read
-    const double m2 = (r.bytes + partials) / (bw * p.memory_efficiency_fraction);
-    // max(a, b) <= smooth_max(a, b) <= 2^(1/p)·max(a, b): when these bounds already separate the two choices
-    // only the winner's smooth maximum is computed (same result, half the transcendental calls).
+    const double m2 = (bytes + partials) / (bw * p.memory_efficiency_fraction);
     const double f1 = p.fixed_s * kernels, f2 = p.fixed_s * (kernels + 1);
-    const double x1 = std::max(c1, m1), x2 = std::max(c2, m2);
-    const double widen = std::exp2(1.0 / e);
-    bool split = false;
-    if (f1 + x1 > f2 + widen * x2) {
-      split = true;
-      body = smooth_max(c2, m2);
-    } else if (f2 + x2 >= f1 + widen * x1) {
-      body = smooth_max(c1, m1);
-    } else {
-      const double b1 = smooth_max(c1, m1), b2 = smooth_max(c2, m2);
-      split = f2 + b2 < f1 + b1;
-      body = split ? b2 : b1;
-    }
+    const bool split = choose_split(f1, c1, m1, f2, c2, m2, e, body);
     if (split) {
-      r.compute_s = c2;
-      r.memory_s = m2;
+      compute_s = c2;
+      memory_s = m2;
       kernels += 1;
     } else {
-      r.compute_s = c1;
-      r.memory_s = m1;
+      compute_s = c1;
+      memory_s = m1;
     }
   } else {
-    if (peak > 0 && op.flops > 0) {
-      const double executed = (op.executed_flops > 0 ? op.executed_flops : op.flops) +
+    if (peak > 0 && flops > 0) {
+      const double executed = (op.executed_flops > 0 ? op.executed_flops : flops) +
                               p.tile_overhead_k_elements * op.flops_per_overhead_key;
-      r.compute_s = executed / (peak * efficiency);
+      compute_s = executed / (peak * efficiency);
       if (op.critical_path_flops > 0)  // the largest block runs on one SM
-        r.compute_s = std::max(r.compute_s, op.critical_path_flops * double(sms) / (peak * efficiency));
+        compute_s = std::max(compute_s, op.critical_path_flops * double(sms) / (peak * efficiency));
       const double sustained = load == Load::sustained ? calibration.sustained_flop_per_s(op.math) : 0.0;
-      if (sustained > 0) r.compute_s = std::max(r.compute_s, executed / sustained);
-      if (op.overlapped_s > 0) r.compute_s = smooth_max(r.compute_s, op.overlapped_s / efficiency);
+      if (sustained > 0) compute_s = std::max(compute_s, executed / sustained);
+      if (op.overlapped_s > 0) compute_s = smooth_max(compute_s, op.overlapped_s / efficiency, e);
     }
     // Streaming kernels with modelled tiles (Little's law): HBM speed needs bandwidth × latency bytes in
     // flight; the fitted occupancy fraction is then that latency as a fraction of 2 µs. Otherwise the
     // occupancy counts thread blocks against the SMs.
     // Only the streamed K/V bytes are limited by what is in flight; the rest moves at the kernel's speed.
     if (op.inflight_bytes > 0) {
-      const double stream = std::min(op.bytes.kv_read_bytes, r.bytes);
+      const double stream = std::min(op.bytes.kv_read_bytes, bytes);
       const double occupancy = std::min(
           1.0, op.inflight_bytes / (bw * p.memory_efficiency_fraction * streaming_latency_unit_s * p.occupancy_fraction));
-      r.memory_s = ((r.bytes - stream) + stream / occupancy) / (bw * p.memory_efficiency_fraction);
+      memory_s = ((bytes - stream) + stream / occupancy) / (bw * p.memory_efficiency_fraction);
     } else {
       const double occupancy = op.parallel_ctas > 0 ? occupancy_of(double(op.parallel_ctas)) : 1.0;
-      r.memory_s = r.bytes / (bw * p.memory_efficiency_fraction * occupancy);
+      memory_s = bytes / (bw * p.memory_efficiency_fraction * occupancy);
     }
-    body = smooth_max(r.compute_s, r.memory_s);
+    body = smooth_max(compute_s, memory_s, e);
   }
-  r.fixed_s = p.fixed_s * kernels;
-  r.time_s = r.fixed_s + body;
-  if (r.fixed_s > body) {
-    r.bound = Bound::latency;
-  } else {
-    r.bound = r.compute_s > r.memory_s ? Bound::compute : Bound::memory;
-  }
-  r.interval_low_s = r.time_s * p.interval_low_fraction;
-  r.interval_high_s = r.time_s * p.interval_high_fraction;
-  return r;
+  const double fixed_s = p.fixed_s * kernels;
+  const double time_s = fixed_s + body;
+  const Bound bound = fixed_s > body ? Bound::latency : compute_s > memory_s ? Bound::compute : Bound::memory;
+  return Prediction{.time_s = time_s,
+                    .compute_s = compute_s,
+                    .memory_s = memory_s,
+                    .fixed_s = fixed_s,
+                    .bound = bound,
+                    .flops = flops,
+                    .bytes = bytes,
+                    .intensity_flop_per_byte = bytes > 0 ? flops / bytes : 0.0,
+                    .critical_intensity_flop_per_byte = peak > 0 ? peak / hw.bandwidth_bytes_per_s() : 0.0,
+                    .interval_low_s = time_s * p.interval_low_fraction,
+                    .interval_high_s = time_s * p.interval_high_fraction};
 }
 
 StepPrediction predict_step(const ModelConfig& model, const StepConfig& config, const HardwareSpec& hw,

@@ -27,16 +27,15 @@ namespace {
 constexpr std::string_view elementwise_names[] = {"rmsnorm", "rope", "silu_mul", "add", "kv_write", "quantize_fp8", "embedding"};
 constexpr std::string_view stream_names[] = {"read", "write", "copy"};
 
-Precision dtype_of(const detail::JsonObject& o, const std::string& key, std::initializer_list<std::string_view> allowed) {
+template <class Object>
+Precision dtype_of(const Object& o, const char* key, std::initializer_list<std::string_view> allowed) {
   return parse_precision(o.choice(key, allowed));
 }
-}  // namespace
 
-std::string_view to_string(ElementwiseKind k) { return elementwise_names[static_cast<std::size_t>(k)]; }
-
-Workload parse_workload(std::string_view text, const std::string& file, int line) {
-  const nlohmann::json j = detail::parse_json(std::string(text), file, line > 0 ? line - 1 : 0);
-  const detail::JsonObject o(j, file, line, "");
+// The workload in one JSON object: `o` is a detail::JsonObject (errors with file, line and key path) or a
+// detail::FlatJsonObject (the fast path; it throws NotFlat wherever the other reports an error).
+template <class Object>
+Workload read_workload(const Object& o) {
   Workload w;
   const std::string_view op = o.choice("op", {"gemm", "attention", "model_step", "stream", "elementwise", "launch"});
   if (op == "gemm") {
@@ -102,6 +101,24 @@ Workload parse_workload(std::string_view text, const std::string& file, int line
     w.graph = o.boolean("graph");
   }
   return w;
+}
+}  // namespace
+
+std::string_view to_string(ElementwiseKind k) { return elementwise_names[static_cast<std::size_t>(k)]; }
+
+Workload parse_workload(std::string_view text, const std::string& file, int line) {
+  // Batch prediction reads millions of flat lines: the fast path reads them without a JSON document, and
+  // anything it does not handle (escapes, nesting, any error) is read again by nlohmann, whose path
+  // reports errors with their position.
+  detail::FlatJsonObject flat;
+  if (flat.parse(text)) {
+    try {
+      return read_workload(flat);
+    } catch (const detail::FlatJsonObject::NotFlat&) {
+    }
+  }
+  const nlohmann::json j = detail::parse_json(std::string(text), file, line > 0 ? line - 1 : 0);
+  return read_workload(detail::JsonObject(j, file, line, ""));
 }
 
 std::string workload_json(const Workload& w) {
@@ -226,26 +243,23 @@ StepConfig step_config_of(const Workload& w) {
 }
 }  // namespace
 
-std::vector<Op> workload_ops(const Workload& w, const HardwareSpec& hw, const ModelRegistry& models) {
+namespace {
+// The operator of a one-kernel workload (every kind but model_step); `describe` fills the attention
+// kernel's notes (text only: a prediction does not read them).
+Op single_op(const Workload& w, const HardwareSpec& hw, bool describe) {
   switch (w.kind) {
     case WorkloadKind::gemm: {
       Op op = gemm_op(w.gemm, w.dtype, w.dtype, hw);
       if (w.dtype == Precision::int8) op.bytes.activations_written_bytes *= 2.0;  // int32 output
-      return {op};
+      return op;
     }
     case WorkloadKind::attention: {
       AttentionOptions options;
       options.skip_fraction = w.skip_fraction;
+      options.describe = describe;
       Op op = attention_op(w.attention, w.attention_kernel, w.dtype, w.dtype, hw, options);
       if (op.support == Support::unsupported) throw InvalidArgumentError(op.note);
-      return {op};
-    }
-    case WorkloadKind::model_step: {
-      const ModelConfig& m = models.get(w.model);
-      const std::vector<Op> ops = build_step(m, step_config_of(w), hw);
-      for (const Op& op : ops)
-        if (op.support == Support::unsupported) throw InvalidArgumentError(std::string(to_string(op.type)) + ": " + op.note);
-      return ops;
+      return op;
     }
     case WorkloadKind::stream: {
       Op op;
@@ -255,18 +269,31 @@ std::vector<Op> workload_ops(const Workload& w, const HardwareSpec& hw, const Mo
       const double b = double(w.bytes);
       if (w.stream != StreamKind::write) op.bytes.activations_read_bytes = b;
       if (w.stream != StreamKind::read) op.bytes.activations_written_bytes = b;
-      return {op};
+      return op;
     }
-    case WorkloadKind::elementwise: return {elementwise_workload_op(w)};
-    case WorkloadKind::launch: {
-      Op op;
-      op.type = OperatorType::RESIDUAL;
-      op.kernel = KernelClass::elementwise;
-      op.math = MathPath::simt_fp32;
-      return {op};
-    }
+    case WorkloadKind::elementwise: return elementwise_workload_op(w);
+    case WorkloadKind::model_step:  // not a single operator: step_ops
+    case WorkloadKind::launch: break;
   }
-  return {};
+  Op op;  // launch: an empty kernel
+  op.type = OperatorType::RESIDUAL;
+  op.kernel = KernelClass::elementwise;
+  op.math = MathPath::simt_fp32;
+  return op;
+}
+
+std::vector<Op> step_ops(const Workload& w, const HardwareSpec& hw, const ModelRegistry& models) {
+  const ModelConfig& m = models.get(w.model);
+  std::vector<Op> ops = build_step(m, step_config_of(w), hw);
+  for (const Op& op : ops)
+    if (op.support == Support::unsupported) throw InvalidArgumentError(std::string(to_string(op.type)) + ": " + op.note);
+  return ops;
+}
+}  // namespace
+
+std::vector<Op> workload_ops(const Workload& w, const HardwareSpec& hw, const ModelRegistry& models) {
+  if (w.kind == WorkloadKind::model_step) return step_ops(w, hw, models);
+  return {single_op(w, hw, true)};
 }
 
 WorkloadPrediction predict_workload(const Workload& w, const HardwareSpec& hw, const Calibration& calibration,
@@ -275,7 +302,7 @@ WorkloadPrediction predict_workload(const Workload& w, const HardwareSpec& hw, c
   double longest = -1;
   // A whole model step is a long stream of kernels: its tensor-core work runs under the power limit.
   const Load load = load_override ? *load_override : w.kind == WorkloadKind::model_step ? Load::sustained : Load::burst;
-  for (const Op& op : workload_ops(w, hw, models)) {
+  auto add = [&](const Op& op) {
     const Prediction p = predict(op, hw, calibration, load);
     const double n = double(op.instances);
     r.time_s += p.time_s * n;
@@ -287,6 +314,11 @@ WorkloadPrediction predict_workload(const Workload& w, const HardwareSpec& hw, c
       longest = p.time_s * n;
       r.bound = p.bound;
     }
+  };
+  if (w.kind == WorkloadKind::model_step) {
+    for (const Op& op : step_ops(w, hw, models)) add(op);
+  } else {
+    add(single_op(w, hw, false));  // one operator: no vector, no notes
   }
   return r;
 }

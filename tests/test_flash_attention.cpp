@@ -2,9 +2,11 @@
 
 #include "relative_approx.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "roofline/errors.hpp"
 #include "roofline/flash_attention.hpp"
@@ -60,6 +62,41 @@ TEST_CASE("visible_pairs matches a brute-force count of the mask") {
       }
     }
   }
+}
+
+TEST_CASE("split_kv_heuristic picks what trying every split count picks") {
+  // The reference: flash_api.cpp's num_splits_heuristic as written there, every split from 1 to the
+  // maximum (a split is eligible when it changes ceil(kv_blocks / splits)), then the smallest within 85%
+  // of the best wave efficiency.
+  auto reference = [](std::int64_t bhq, std::int64_t slots, std::int64_t kv_blocks, std::int64_t max_splits) {
+    if (double(bhq) >= 0.8 * double(slots)) return std::int64_t(1);
+    max_splits = std::min({max_splits, slots, kv_blocks, std::int64_t(256)});
+    std::vector<double> eff(std::size_t(std::max<std::int64_t>(max_splits, 1)), -1.0);
+    double best = 0;
+    for (std::int64_t s = 1; s <= max_splits; ++s) {
+      const bool eligible = s == 1 || (kv_blocks + s - 1) / s != (kv_blocks + s - 2) / (s - 1);
+      if (!eligible) continue;
+      const double waves = double(bhq * s) / double(slots);
+      eff[std::size_t(s - 1)] = waves / std::ceil(waves);
+      best = std::max(best, eff[std::size_t(s - 1)]);
+    }
+    for (std::int64_t s = 1; s <= max_splits; ++s)
+      if (eff[std::size_t(s - 1)] >= 0.85 * best) return s;
+    return std::int64_t(1);
+  };
+  int checked = 0;
+  for (std::int64_t slots : {48, 132, 148, 264, 296})
+    for (std::int64_t bhq = 1; bhq < slots; bhq += 7)
+      for (std::int64_t kv_blocks = 1; kv_blocks <= 700; kv_blocks += (kv_blocks < 80 ? 1 : 13))
+        for (std::int64_t max_splits : {128, 256, 3}) {
+          CAPTURE(slots);
+          CAPTURE(bhq);
+          CAPTURE(kv_blocks);
+          CAPTURE(max_splits);
+          REQUIRE(split_kv_heuristic(bhq, slots, kv_blocks, max_splits) == reference(bhq, slots, kv_blocks, max_splits));
+          ++checked;
+        }
+  CHECK(checked > 10000);
 }
 
 TEST_CASE("causal tile counts match a per-block brute force") {

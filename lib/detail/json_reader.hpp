@@ -53,4 +53,42 @@ class JsonObject {
   std::string path_;
 };
 
+/// A flat JSON object read without building a document: the fast path of batch prediction. It reads only
+/// objects whose values are strings of printable ASCII without escapes, numbers, true, false or null, with
+/// unique keys. Its accessors mirror JsonObject's and return what JsonObject returns for the same text;
+/// wherever JsonObject would report an error (and for any text parse() refuses), the caller reads the text
+/// again with parse_json and JsonObject, which then report it with its position: NotFlat is thrown for that.
+class FlatJsonObject {
+ public:
+  struct NotFlat {};
+
+  /// False when `text` is not such an object (the caller then takes the general path). `text` must outlive
+  /// the object.
+  bool parse(std::string_view text);
+
+  bool has(std::string_view key) const { return find(key) != nullptr; }
+  void allow_only(std::initializer_list<std::string_view> allowed) const;
+  std::string string(std::string_view key) const;
+  std::string_view choice(std::string_view key, std::initializer_list<std::string_view> choices) const;
+  std::int64_t positive_integer(std::string_view key) const;
+  std::optional<std::int64_t> optional_positive_integer(std::string_view key) const;
+  bool boolean(std::string_view key) const;
+  std::optional<double> optional_number(std::string_view key) const;
+  [[noreturn]] void fail(std::string_view key, std::string_view problem) const;
+
+ private:
+  enum class Kind : std::uint8_t { string, integer, number, boolean, null };
+  struct Member {
+    std::string_view key;
+    Kind kind = Kind::null;
+    std::string_view text;  ///< the string's characters, or the number's literal
+    bool boolean = false;
+  };
+  const Member& get(std::string_view key) const;  ///< throws NotFlat when absent
+  const Member* find(std::string_view key) const;
+  static constexpr int max_members = 16;
+  Member members_[max_members];
+  int count_ = 0;
+};
+
 }  // namespace roofline::detail
