@@ -218,24 +218,26 @@ void gemm_compute_one_and_split(const GemmShape& g, double flop_per_s, double ef
   const double per_sm = flop_per_s * efficiency / sms;
   const double inv_per_sm = 1.0 / per_sm;
   const double k = double(g.k), groups = double(g.groups);
-  // Output tiles of gemm_compute_s's seven tile shapes, in its order, from the tiles along M and N per tile
-  // side: ceil(x / 2^shift) in integers (equal to the floating-point ceiling for sizes below 2^53).
+  // Tiles along M and N per tile side: ceil(x / 2^shift) in integers (equal to the floating-point ceiling
+  // for sizes below 2^53).
   auto along = [](std::int64_t x, int shift) {
     return x > 0 ? double(((std::uint64_t(x) - 1) >> shift) + 1) : 0.0;
   };
   const double m8 = along(g.m, 3), m16 = along(g.m, 4), m32 = along(g.m, 5), m64 = along(g.m, 6), m128 = along(g.m, 7),
                m256 = along(g.m, 8);
   const double n64 = along(g.n, 6), n128 = along(g.n, 7), n256 = along(g.n, 8);
-  const double count[7] = {m128 * n256 * groups, m256 * n128 * groups, m128 * n128 * groups, m64 * n128 * groups,
-                           m32 * n64 * groups,   m16 * n64 * groups,   m8 * n64 * groups};
-  constexpr double area[7] = {2.0 * 128 * 256, 2.0 * 256 * 128, 2.0 * 128 * 128, 2.0 * 64 * 128,
-                              2.0 * 32 * 64,   2.0 * 16 * 64,   2.0 * 8 * 64};  // 2·tm·tn
+  // gemm_compute_s's seven tiles from the smallest to the largest: a tile's one-kernel cost is at least its
+  // area (one wave), so once a smaller tile costs less than that, a larger one needs no division.
+  const double count[7] = {m8 * n64 * groups,    m16 * n64 * groups,   m32 * n64 * groups,  m64 * n128 * groups,
+                           m128 * n128 * groups, m128 * n256 * groups, m256 * n128 * groups};
+  constexpr double area[7] = {2.0 * 8 * 64,    2.0 * 16 * 64,   2.0 * 32 * 64,  2.0 * 64 * 128,
+                              2.0 * 128 * 128, 2.0 * 128 * 256, 2.0 * 256 * 128};  // 2·tm·tn
   // Split factors 2, 4, 8 stop where k / s < 256, and for a tile where count · s / 2 >= SMs.
   const int split_limit = k * 0.5 < 256 ? 0 : k * 0.25 < 256 ? 1 : k * 0.125 < 256 ? 2 : 3;
   double best1 = inf, best_split[3] = {inf, inf, inf};  // the fewest waves · 2·tm·tn per split factor
   for (int t = 0; t < 7; ++t) {
-    const double c = count[t];
-    best1 = std::min(best1, ceil_nonneg(c / sms) * area[t]);
+    const double c = count[t];  // zero for every tile or for none
+    if (area[t] < best1) best1 = std::min(best1, ceil_nonneg(c / sms) * area[t]);
     if (split_limit == 0 || !(c < sms) || !(c > 0)) continue;  // c = 0: no tiles, no split
     best_split[0] = std::min(best_split[0], (2 * c <= sms ? 1.0 : 2.0) * area[t]);
     if (split_limit == 1 || !(2 * c < sms)) continue;
@@ -353,7 +355,10 @@ Prediction predict(const Op& op, const HardwareSpec& hw, const Calibration& cali
   if (op.support == Support::emulated && op.kernel == KernelClass::gemm) efficiency *= dequant_compute_fraction;
   const int sms = hw.sms();
   const double e = p.overlap_exponent;
-  auto occupancy_of = [&](double ctas) { return std::min(1.0, ctas / (double(sms) * p.occupancy_fraction)); };
+  auto occupancy_of = [&](double ctas) {
+    const double full = double(sms) * p.occupancy_fraction;
+    return ctas >= full ? 1.0 : ctas / full;  // min(1, ctas / full) without a division when it is 1
+  };
   double kernels = double(op.kernels_per_instance);
   double body = 0, compute_s = 0, memory_s = 0;
   if (op.kernel == KernelClass::gemm && peak > 0) {
