@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <deque>
 #include <limits>
+#include <numeric>
 
 #include "roofline/calibration.hpp"
 #include "roofline/errors.hpp"
@@ -362,11 +364,15 @@ IntegratedQuantizationEngine::IntegratedQuantizationEngine(const HardwareSpec& h
     : hw_(hw),
       calibration_(calibration_for(hw, HardwareRegistry::load_default())),
       strategies_(StrategyRegistry::load_default()),
-      errors_(QuantErrorTable::measured()) {}
+      errors_(QuantErrorTable::measured()) {
+  check_designs();
+}
 
 IntegratedQuantizationEngine::IntegratedQuantizationEngine(const HardwareSpec& hw, Calibration calibration,
                                                            StrategyRegistry strategies, QuantErrorTable errors)
-    : hw_(hw), calibration_(std::move(calibration)), strategies_(std::move(strategies)), errors_(std::move(errors)) {}
+    : hw_(hw), calibration_(std::move(calibration)), strategies_(std::move(strategies)), errors_(std::move(errors)) {
+  check_designs();
+}
 
 QuantizationRecommendation IntegratedQuantizationEngine::recommend(const std::map<std::string, std::int64_t>& inline_model,
                                                                    Phase phase, std::int64_t seq_len, std::int64_t batch,
@@ -387,18 +393,20 @@ struct Sqnr {
 
 Sqnr assignment_sqnr(const PrecisionAssignment& a, const QuantErrorTable& t) {
   Sqnr s;
+  // The weakest tensor so far (the last unmeasured one, or the lowest SQNR); its text is built once, at the end.
+  enum class Weakest { none, linear, kv_cache } weakest = Weakest::none;
+  OperatorType weakest_op = OperatorType::Q_PROJ;
+  OpPrecision weakest_precision;
+  bool unmeasured = false;
   auto consider = [&](const OpPrecision& p, OperatorType op) {
     const std::optional<double> v = t.linear_sqnr_db(p.weight, p.activation, a.activation_scaling);
-    const std::string what = std::string(to_string(op)) + " " + std::string(to_string(p.weight)) + "/" +
-                             std::string(to_string(p.activation));
-    if (!v) {
-      s.measured = false;
-      s.weakest = what + " (not measured)";
-      return;
-    }
-    if (*v < s.db) {
-      s.db = *v;
-      s.weakest = what;
+    if (!v) s.measured = false;
+    if (!v || *v < s.db) {
+      if (v) s.db = *v;
+      weakest = Weakest::linear;
+      weakest_op = op;
+      weakest_precision = p;
+      unmeasured = !v;
     }
   };
   for (OperatorType op : strategy_linear_operators) {
@@ -406,13 +414,18 @@ Sqnr assignment_sqnr(const PrecisionAssignment& a, const QuantErrorTable& t) {
     for (const auto& b : a.bands) consider(b.by_op[std::size_t(op)], op);
   }
   const std::optional<double> kv = t.kv_sqnr_db(a.kv_cache);
-  if (!kv) {
-    s.measured = false;
-    s.weakest = "kv_cache " + std::string(to_string(a.kv_cache)) + " (not measured)";
-  } else if (*kv < s.db) {
-    s.db = *kv;
-    s.weakest = "kv_cache " + std::string(to_string(a.kv_cache));
+  if (!kv) s.measured = false;
+  if (!kv || *kv < s.db) {
+    if (kv) s.db = *kv;
+    weakest = Weakest::kv_cache;
+    unmeasured = !kv;
   }
+  const std::string not_measured = unmeasured ? " (not measured)" : "";
+  if (weakest == Weakest::linear)
+    s.weakest = std::string(to_string(weakest_op)) + " " + std::string(to_string(weakest_precision.weight)) + "/" +
+                std::string(to_string(weakest_precision.activation)) + not_measured;
+  else if (weakest == Weakest::kv_cache)
+    s.weakest = "kv_cache " + std::string(to_string(a.kv_cache)) + not_measured;
   return s;
 }
 
@@ -505,48 +518,106 @@ FlashAttentionVersion version_class(AttentionKernel k, const HardwareSpec& hw) {
   }
 }
 
-// One evaluated (strategy, KV format, scaling) configuration with the baseline attention kernel.
+// One evaluated (strategy, KV format, scaling) configuration with the baseline attention kernel. Its step
+// lives in recommend()'s list of steps: configurations that run as the same assignment share it.
 struct Evaluated {
   const MixedPrecisionConfig* strategy = nullptr;
-  MixedPrecisionConfig effective;
   PrecisionAssignment assignment;
   IntegratedQuantConfig config;
-  StepPrediction step;
-  double attention_base_s = 0;
+  std::size_t step = 0;  ///< index into the steps
   QualityAssessment quality;
 };
 
-double attention_time(const StepPrediction& step, AttentionKernel kernel, const HardwareSpec& hw,
-                      const Calibration& cal, double skip, bool& supported, std::string& reason, double* low, double* high) {
+// Another attention kernel's prediction for the attention operators of the evaluated steps. Candidates that
+// differ only in their linear layers share their attention operators, so each (shape, kernel, Q/K/V
+// precision, KV precision) is built and predicted once per recommend() (about 56 of them instead of 140).
+class AttentionMemo {
+ public:
+  struct Entry {
+    AttentionShape shape;
+    AttentionKernel kernel = AttentionKernel::fa2;
+    Precision qkv = Precision::bf16, kv = Precision::bf16;
+    bool supported = true;
+    std::string reason;  ///< why the kernel cannot run (attention_cost's reason), when !supported
+    Prediction prediction;
+  };
+  AttentionMemo(const HardwareSpec& hw, const Calibration& cal) : hw_(hw), cal_(cal) {}
+
+  /// The prediction of `kernel` for the shape and precisions of the attention operator `att`.
+  const Entry& get(const Op& att, AttentionKernel kernel) {
+    for (const Entry& e : entries_)
+      if (e.kernel == kernel && e.qkv == att.activation_precision && e.kv == att.weight_precision && e.shape == att.attention)
+        return e;
+    AttentionOptions o;
+    o.describe = false;
+    const Op op = attention_op(att.attention, kernel, att.activation_precision, att.weight_precision, hw_, o);
+    Entry e;
+    e.shape = att.attention;
+    e.kernel = kernel;
+    e.qkv = att.activation_precision;
+    e.kv = att.weight_precision;
+    e.supported = op.support != Support::unsupported;
+    if (e.supported) e.prediction = predict(op, hw_, cal_, Load::sustained);
+    else e.reason = op.note;  // an unsupported operator's note is the refusal's reason
+    entries_.push_back(std::move(e));
+    return entries_.back();
+  }
+
+ private:
+  const HardwareSpec& hw_;
+  const Calibration& cal_;
+  std::deque<Entry> entries_;  // stable references
+};
+
+// The attention time of `step` (all instances) with `kernel` instead of the kernel it was predicted with,
+// and the same for its interval ends (added to `low` and `high`); `supported` false with the reason when
+// the kernel cannot run one of its attention operators.
+double attention_time(const StepPrediction& step, AttentionKernel kernel, AttentionMemo& memo, bool& supported,
+                      std::string& reason, double& low, double& high) {
   double t = 0;
-  AttentionOptions o;
-  o.skip_fraction = skip;
-  o.describe = false;
   for (const OpPrediction& p : step.ops) {
     if (p.op.type != OperatorType::ATTENTION) continue;
     if (p.op.attention_kernel == kernel) {
       t += p.total_s();
-      if (low) *low += p.prediction.interval_low_s * p.op.instances;
-      if (high) *high += p.prediction.interval_high_s * p.op.instances;
+      low += p.prediction.interval_low_s * p.op.instances;
+      high += p.prediction.interval_high_s * p.op.instances;
       continue;
     }
-    const Op op = attention_op(p.op.attention, kernel, p.op.activation_precision, p.op.weight_precision, hw, o);
-    if (op.support == Support::unsupported) {
+    const AttentionMemo::Entry& e = memo.get(p.op, kernel);
+    if (!e.supported) {
       supported = false;
-      reason = attention_cost(p.op.attention, kernel, p.op.activation_precision, p.op.weight_precision, hw).reason;
+      reason = e.reason;
       return 0;
     }
-    const Prediction pr = predict(op, hw, cal, Load::sustained);
-    t += pr.time_s * p.op.instances;
-    if (low) *low += pr.interval_low_s * p.op.instances;
-    if (high) *high += pr.interval_high_s * p.op.instances;
+    t += e.prediction.time_s * p.op.instances;
+    low += e.prediction.interval_low_s * p.op.instances;
+    high += e.prediction.interval_high_s * p.op.instances;
   }
   return t;
+}
+
+// The strategy as the engine ran it: the adaptive variant when chosen, with the KV format and scaling.
+MixedPrecisionConfig effective_strategy(const MixedPrecisionConfig& strategy, const IntegratedQuantConfig& c) {
+  MixedPrecisionConfig s = c.adaptive_fallback ? adaptive_variant(strategy) : strategy;
+  s.kv_cache_precision = c.kv_cache_precision;
+  s.activation_scaling = c.activation_scaling;
+  return s;
 }
 
 std::string percent_text(double fraction) { return fixed(fraction * 100, 0) + "%"; }
 
 }  // namespace
+
+void IntegratedQuantizationEngine::check_designs() {
+  for (const auto& [name, strategy] : strategies_.all()) {
+    for (bool adaptive : {false, true}) {
+      MixedPrecisionConfig check = adaptive ? adaptive_variant(strategy) : strategy;
+      check.kv_cache_precision = Precision::bf16;
+      const StrategyFeasibility f = check_strategy(check, hw_, FeasibilityPolicy::refuse);
+      designs_[name][adaptive ? 1 : 0] = {f.feasible, f.reason};
+    }
+  }
+}
 
 QuantizationRecommendation IntegratedQuantizationEngine::recommend(const ModelConfig& model, Phase phase,
                                                                    std::int64_t seq_len, std::int64_t batch,
@@ -592,10 +663,12 @@ QuantizationRecommendation IntegratedQuantizationEngine::recommend(const ModelCo
     r.reason = reason;
     rows.push_back(std::move(r));
   };
+  std::vector<StepPrediction> steps;  // one per distinct assignment
   for (const auto& [name, strategy] : strategies_.all()) {
     for (bool adaptive : {false, true}) {
-      MixedPrecisionConfig s = adaptive ? adaptive_variant(strategy) : strategy;
       if (adaptive && (!enable_adaptive || !has_quantised_activations(to_assignment(strategy, model)))) continue;
+      const MixedPrecisionConfig variant = adaptive ? adaptive_variant(strategy) : MixedPrecisionConfig{};
+      const MixedPrecisionConfig& s = adaptive ? variant : strategy;
       IntegratedQuantConfig c;
       c.strategy_name = name;
       c.adaptive_fallback = adaptive;
@@ -607,11 +680,9 @@ QuantizationRecommendation IntegratedQuantizationEngine::recommend(const ModelCo
       c.activation_scaling = s.activation_scaling;
       // Feasible as designed (no fallbacks); the KV format is searched separately: every format can be
       // stored and dequantised on load.
-      MixedPrecisionConfig check = s;
-      check.kv_cache_precision = Precision::bf16;
-      const StrategyFeasibility f = check_strategy(check, hw_, FeasibilityPolicy::refuse);
-      if (!f.feasible) {
-        refuse(c, name + " as designed: " + f.reason);
+      const DesignCheck& design = designs_.find(name)->second[adaptive ? 1 : 0];
+      if (!design.feasible) {
+        refuse(c, name + " as designed: " + design.reason);
         continue;
       }
       const PrecisionAssignment literal = to_assignment(s, model);
@@ -631,9 +702,6 @@ QuantizationRecommendation IntegratedQuantizationEngine::recommend(const ModelCo
           if (s.quantize_fusion == QuantizeFusion::fused_into_producer && sc == ActivationScaling::dynamic_per_tensor) continue;
           Evaluated e;
           e.strategy = &strategy;
-          e.effective = s;
-          e.effective.kv_cache_precision = kv;
-          e.effective.activation_scaling = sc;
           e.assignment = literal;
           e.assignment.kv_cache = kv;
           e.assignment.activation_scaling = sc;
@@ -654,10 +722,9 @@ QuantizationRecommendation IntegratedQuantizationEngine::recommend(const ModelCo
           } else {
             StepConfig cfg = base_cfg;
             cfg.precision = e.assignment;
-            e.step = predict_step(model, cfg, hw_, calibration_);
+            e.step = steps.size();
+            steps.push_back(predict_step(model, cfg, hw_, calibration_));
           }
-          for (const OpPrediction& p : e.step.ops)
-            if (p.op.type == OperatorType::ATTENTION) e.attention_base_s += p.total_s();
           e.quality = assess(strategy, e.config, e.assignment, errors_, floor, quality_budget_percent);
           evaluated.push_back(std::move(e));
         }
@@ -674,13 +741,19 @@ QuantizationRecommendation IntegratedQuantizationEngine::recommend(const ModelCo
   std::vector<Choice> admissible;
   std::vector<std::string> refused_kernels;  // "kernel: reason", each reported once
   const double limit = baseline.time_s * (1 + 1e-12);
+  AttentionMemo memo(hw_, calibration_);
   for (std::size_t i = 0; i < evaluated.size(); ++i) {
     const Evaluated& e = evaluated[i];
+    const StepPrediction& step = steps[e.step];
+    double base_low = 0, base_high = 0;
+    bool ok = true;
+    std::string none;
+    const double base_att = attention_time(step, base_kernel, memo, ok, none, base_low, base_high);
     for (AttentionKernel k : kernels) {
       bool supported = true;
       std::string why;
       double low = 0, high = 0;
-      const double att = attention_time(e.step, k, hw_, calibration_, 0.0, supported, why, &low, &high);
+      const double att = attention_time(step, k, memo, supported, why, low, high);
       IntegratedQuantConfig c = e.config;
       c.attention_kernel = k;
       if (!supported) {
@@ -695,21 +768,17 @@ QuantizationRecommendation IntegratedQuantizationEngine::recommend(const ModelCo
         }
         continue;
       }
-      double base_low = 0, base_high = 0;
-      bool ok = true;
-      std::string none;
-      const double base_att = attention_time(e.step, base_kernel, hw_, calibration_, 0.0, ok, none, &base_low, &base_high);
       CandidateEvaluation r;
       r.config = c;
-      r.time_s = e.step.time_s - base_att + att;
-      const double low_s = e.step.interval_low_s - base_low + low, high_s = e.step.interval_high_s - base_high + high;
+      r.time_s = step.time_s - base_att + att;
+      const double low_s = step.interval_low_s - base_low + low, high_s = step.interval_high_s - base_high + high;
       const double tokens = phase == Phase::decode ? double(batch) : double(batch) * double(seq_len);
       r.tokens_per_s = r.time_s > 0 ? tokens / r.time_s : 0;
-      r.memory_bytes = e.step.memory.total_bytes();
+      r.memory_bytes = step.memory.total_bytes();
       r.quality = e.quality;
-      if (!e.step.fits) {
+      if (!step.fits) {
         r.status = "over memory";
-        r.reason = e.step.infeasible_reason;
+        r.reason = step.infeasible_reason;
       } else if (!e.quality.within_budget) {
         r.status = "over quality budget";
         r.reason = e.quality.text;
@@ -734,7 +803,7 @@ QuantizationRecommendation IntegratedQuantizationEngine::recommend(const ModelCo
   }
 
   // Choose by objective.
-  auto memory_of = [&](const Choice& c) { return evaluated[c.evaluated].step.memory.total_bytes(); };
+  auto memory_of = [&](const Choice& c) { return steps[evaluated[c.evaluated].step].memory.total_bytes(); };
   const Choice* best = &admissible.front();
   std::int64_t best_batch = batch;
   double best_tokens = 0;
@@ -778,7 +847,7 @@ QuantizationRecommendation IntegratedQuantizationEngine::recommend(const ModelCo
   rec.config = win.config;
   rec.config.attention_kernel = best->kernel;
   rec.config.batch = objective == Objective::throughput ? best_batch : batch;
-  rec.mixed_precision = win.effective;
+  rec.mixed_precision = effective_strategy(*win.strategy, win.config);
   rec.fa_config.version = version_class(best->kernel, hw_);
   rec.fa_config.qkv_precision = win.assignment.by_op[std::size_t(OperatorType::ATTENTION)].activation;
   rec.fa_config.kv_cache_precision = win.assignment.kv_cache;
@@ -875,19 +944,29 @@ QuantizationRecommendation IntegratedQuantizationEngine::recommend(const ModelCo
   rec.reason = r;
 
   // Candidates: the selected one first, then admissible ones by the objective's order, then the rejected.
-  auto rank = [](const CandidateEvaluation& c) {
-    if (c.status == "selected") return 0;
-    if (c.status == "admissible") return 1;
-    if (c.status == "slower than baseline") return 2;
-    if (c.status == "over quality budget") return 3;
-    if (c.status == "over memory") return 4;
+  // Sorted as indices with each row's rank computed once (the rows themselves are moved once).
+  auto rank = [](const std::string& status) {
+    if (status == "selected") return 0;
+    if (status == "admissible") return 1;
+    if (status == "slower than baseline") return 2;
+    if (status == "over quality budget") return 3;
+    if (status == "over memory") return 4;
     return 5;
   };
-  std::stable_sort(rows.begin(), rows.end(), [&](const CandidateEvaluation& a, const CandidateEvaluation& b) {
-    if (rank(a) != rank(b)) return rank(a) < rank(b);
-    if (objective == Objective::memory && a.memory_bytes != b.memory_bytes) return a.memory_bytes < b.memory_bytes;
-    return a.time_s < b.time_s;
+  std::vector<int> ranks(rows.size());
+  for (std::size_t i = 0; i < rows.size(); ++i) ranks[i] = rank(rows[i].status);
+  std::vector<std::size_t> order(rows.size());
+  std::iota(order.begin(), order.end(), std::size_t(0));
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    if (ranks[a] != ranks[b]) return ranks[a] < ranks[b];
+    if (objective == Objective::memory && rows[a].memory_bytes != rows[b].memory_bytes)
+      return rows[a].memory_bytes < rows[b].memory_bytes;
+    return rows[a].time_s < rows[b].time_s;
   });
+  std::vector<CandidateEvaluation> sorted;
+  sorted.reserve(rows.size());
+  for (std::size_t i : order) sorted.push_back(std::move(rows[i]));
+  rows = std::move(sorted);
   return rec;
 }
 

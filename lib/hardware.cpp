@@ -86,7 +86,7 @@ Support format_support(const HardwareSpec& hw, Precision p) {
 }
 
 MatmulPath matmul_path(const HardwareSpec& hw, Precision w, Precision a) {
-  const std::string sm = sm_name(hw);
+  auto sm = [&] { return sm_name(hw); };  // only the refusals and fallbacks name it
   if (w == Precision::fp32 && a == Precision::fp32) return {MathPath::simt_fp32, Support::native, "fp32 on CUDA cores"};
   if (is_16bit(a) || a == Precision::fp32) {
     if (is_16bit(w) || w == Precision::fp32) return {MathPath::tc_16bit, Support::native, "16-bit tensor cores"};
@@ -97,7 +97,7 @@ MatmulPath matmul_path(const HardwareSpec& hw, Precision w, Precision a) {
   if (is_fp8(a)) {
     if (!hw.capabilities.native_fp8) {
       return {MathPath::tc_16bit, Support::emulated,
-              "no fp8 tensor cores on " + sm + ": fp8 operands are dequantised and multiplied in 16-bit"};
+              "no fp8 tensor cores on " + sm() + ": fp8 operands are dequantised and multiplied in 16-bit"};
     }
     if (is_fp8(w)) return {MathPath::tc_fp8, Support::native, "fp8 tensor cores (W8A8)"};
     if (is_fp4(w) || w == Precision::int4) {
@@ -117,15 +117,15 @@ MatmulPath matmul_path(const HardwareSpec& hw, Precision w, Precision a) {
     }
     if (hw.capabilities.native_fp8) {
       return {MathPath::tc_fp8, Support::emulated,
-              "no fp4 tensor cores on " + sm + ": fp4 operands are dequantised to fp8 (fp8 tensor cores)"};
+              "no fp4 tensor cores on " + sm() + ": fp4 operands are dequantised to fp8 (fp8 tensor cores)"};
     }
     return {MathPath::tc_16bit, Support::emulated,
-            "no fp4 or fp8 tensor cores on " + sm + ": fp4 operands are dequantised to 16-bit"};
+            "no fp4 or fp8 tensor cores on " + sm() + ": fp4 operands are dequantised to 16-bit"};
   }
   if (a == Precision::int4) {
     if (w == Precision::int4 && hw.capabilities.int4_tensor)
       return {MathPath::tc_int4, Support::native, "int4 tensor cores (W4A4, sm_80/86 only)"};
-    return {MathPath::tc_16bit, Support::emulated, "no int4 tensor cores on " + sm + ": int4 runs as W4A16"};
+    return {MathPath::tc_16bit, Support::emulated, "no int4 tensor cores on " + sm() + ": int4 runs as W4A16"};
   }
   return {MathPath::tc_16bit, Support::unsupported, "unsupported combination"};
 }

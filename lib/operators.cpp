@@ -460,17 +460,23 @@ MemoryFootprint memory_footprint(const ModelConfig& model, const StepConfig& con
   const PrecisionAssignment& prec = config.precision;
   MemoryFootprint f;
   const std::int64_t experts = model.moe.enabled() ? model.moe.num_experts : 1;
-  for (std::int64_t layer = 0; layer < d.layers; ++layer) {
-    auto w = [&](OperatorType t, double elements) { f.weights_bytes += elements * bytes_per_element(prec.at(t, layer).weight); };
-    w(OperatorType::Q_PROJ, double(d.q_width) * double(d.hidden));
-    w(OperatorType::K_PROJ, double(d.kv_width) * double(d.hidden));
-    w(OperatorType::V_PROJ, double(d.kv_width) * double(d.hidden));
-    w(OperatorType::O_PROJ, double(d.hidden) * double(d.q_width));
-    w(OperatorType::FFN_GATE, double(experts) * double(d.ffn) * double(d.hidden));
-    w(OperatorType::FFN_UP, double(experts) * double(d.ffn) * double(d.hidden));
-    w(OperatorType::FFN_DOWN, double(experts) * double(d.ffn) * double(d.hidden));
-    f.weights_bytes += 2.0 * double(d.hidden) * 2.0;  // two RMSNorm weights
-    if (model.moe.enabled()) f.weights_bytes += double(model.moe.num_experts) * double(d.hidden) * 2.0;
+  // Per layer, in this order: the seven projections' weights, the two RMSNorm weights, the router. The
+  // terms are the same over a segment of equal precisions (computed once), and are added layer by layer.
+  for (const auto& [first, count] : layer_segments(prec, d.layers)) {
+    auto w = [&](OperatorType t, double elements) { return elements * bytes_per_element(prec.at(t, first).weight); };
+    const double terms[] = {w(OperatorType::Q_PROJ, double(d.q_width) * double(d.hidden)),
+                            w(OperatorType::K_PROJ, double(d.kv_width) * double(d.hidden)),
+                            w(OperatorType::V_PROJ, double(d.kv_width) * double(d.hidden)),
+                            w(OperatorType::O_PROJ, double(d.hidden) * double(d.q_width)),
+                            w(OperatorType::FFN_GATE, double(experts) * double(d.ffn) * double(d.hidden)),
+                            w(OperatorType::FFN_UP, double(experts) * double(d.ffn) * double(d.hidden)),
+                            w(OperatorType::FFN_DOWN, double(experts) * double(d.ffn) * double(d.hidden)),
+                            2.0 * double(d.hidden) * 2.0};  // two RMSNorm weights
+    const double router = double(model.moe.num_experts) * double(d.hidden) * 2.0;
+    for (std::int64_t layer = 0; layer < count; ++layer) {
+      for (double t : terms) f.weights_bytes += t;
+      if (model.moe.enabled()) f.weights_bytes += router;
+    }
   }
   if (d.vocab > 0) {
     f.weights_bytes += double(d.vocab) * double(d.hidden) * 2.0;  // embedding table stays 16-bit

@@ -175,6 +175,11 @@ inline double ceil_nonneg(double x) {
   const double t = double(std::int64_t(x));
   return t < x ? t + 1.0 : t;
 }
+// ceil(x / 2^shift) of a size, in integers: tiles of 2^shift along a side of x (0 for x <= 0). Equal to the
+// floating-point ceiling for sizes below 2^53.
+inline double tiles_along(std::int64_t x, int shift) {
+  return x > 0 ? double(std::int64_t((std::uint64_t(x) - 1) >> shift) + 1) : 0.0;
+}
 }  // namespace
 
 double gemm_compute_s(const GemmShape& g, double flop_per_s, double efficiency, int sm_count, int max_split,
@@ -218,24 +223,21 @@ void gemm_compute_one_and_split(const GemmShape& g, double flop_per_s, double ef
   const double per_sm = flop_per_s * efficiency / sms;
   const double inv_per_sm = 1.0 / per_sm;
   const double k = double(g.k), groups = double(g.groups);
-  // Output tiles of gemm_compute_s's seven tile shapes, in its order, from the tiles along M and N per tile
-  // side: ceil(x / 2^shift) in integers (equal to the floating-point ceiling for sizes below 2^53).
-  auto along = [](std::int64_t x, int shift) {
-    return x > 0 ? double(((std::uint64_t(x) - 1) >> shift) + 1) : 0.0;
-  };
-  const double m8 = along(g.m, 3), m16 = along(g.m, 4), m32 = along(g.m, 5), m64 = along(g.m, 6), m128 = along(g.m, 7),
-               m256 = along(g.m, 8);
-  const double n64 = along(g.n, 6), n128 = along(g.n, 7), n256 = along(g.n, 8);
-  const double count[7] = {m128 * n256 * groups, m256 * n128 * groups, m128 * n128 * groups, m64 * n128 * groups,
-                           m32 * n64 * groups,   m16 * n64 * groups,   m8 * n64 * groups};
-  constexpr double area[7] = {2.0 * 128 * 256, 2.0 * 256 * 128, 2.0 * 128 * 128, 2.0 * 64 * 128,
-                              2.0 * 32 * 64,   2.0 * 16 * 64,   2.0 * 8 * 64};  // 2·tm·tn
+  const double m8 = tiles_along(g.m, 3), m16 = tiles_along(g.m, 4), m32 = tiles_along(g.m, 5),
+               m64 = tiles_along(g.m, 6), m128 = tiles_along(g.m, 7), m256 = tiles_along(g.m, 8);
+  const double n64 = tiles_along(g.n, 6), n128 = tiles_along(g.n, 7), n256 = tiles_along(g.n, 8);
+  // gemm_compute_s's seven tiles from the smallest to the largest: a tile's one-kernel cost is at least its
+  // area (one wave), so once a smaller tile costs less than that, a larger one needs no division.
+  const double count[7] = {m8 * n64 * groups,    m16 * n64 * groups,   m32 * n64 * groups,  m64 * n128 * groups,
+                           m128 * n128 * groups, m128 * n256 * groups, m256 * n128 * groups};
+  constexpr double area[7] = {2.0 * 8 * 64,    2.0 * 16 * 64,   2.0 * 32 * 64,  2.0 * 64 * 128,
+                              2.0 * 128 * 128, 2.0 * 128 * 256, 2.0 * 256 * 128};  // 2·tm·tn
   // Split factors 2, 4, 8 stop where k / s < 256, and for a tile where count · s / 2 >= SMs.
   const int split_limit = k * 0.5 < 256 ? 0 : k * 0.25 < 256 ? 1 : k * 0.125 < 256 ? 2 : 3;
   double best1 = inf, best_split[3] = {inf, inf, inf};  // the fewest waves · 2·tm·tn per split factor
   for (int t = 0; t < 7; ++t) {
-    const double c = count[t];
-    best1 = std::min(best1, ceil_nonneg(c / sms) * area[t]);
+    const double c = count[t];  // zero for every tile or for none
+    if (area[t] < best1) best1 = std::min(best1, ceil_nonneg(c / sms) * area[t]);
     if (split_limit == 0 || !(c < sms) || !(c > 0)) continue;  // c = 0: no tiles, no split
     best_split[0] = std::min(best_split[0], (2 * c <= sms ? 1.0 : 2.0) * area[t]);
     if (split_limit == 1 || !(2 * c < sms)) continue;
@@ -245,9 +247,8 @@ void gemm_compute_one_and_split(const GemmShape& g, double flop_per_s, double ef
   }
   one_kernel = best1 * inv_per_sm * (k + tile_overhead_k_elements);
   split_k = one_kernel;
-  constexpr double inv_split[3] = {0.5, 0.25, 0.125};
   for (int i = 0; i < split_limit; ++i) {
-    const double k_split = ceil_nonneg(k * inv_split[i]);  // ceil(k / s)
+    const double k_split = tiles_along(g.k, i + 1);  // ceil(k / s)
     split_k = std::min(split_k, best_split[i] * inv_per_sm * (k_split + tile_overhead_k_elements));
   }
 }
@@ -353,7 +354,10 @@ Prediction predict(const Op& op, const HardwareSpec& hw, const Calibration& cali
   if (op.support == Support::emulated && op.kernel == KernelClass::gemm) efficiency *= dequant_compute_fraction;
   const int sms = hw.sms();
   const double e = p.overlap_exponent;
-  auto occupancy_of = [&](double ctas) { return std::min(1.0, ctas / (double(sms) * p.occupancy_fraction)); };
+  auto occupancy_of = [&](double ctas) {
+    const double full = double(sms) * p.occupancy_fraction;
+    return ctas >= full ? 1.0 : ctas / full;  // min(1, ctas / full) without a division when it is 1
+  };
   double kernels = double(op.kernels_per_instance);
   double body = 0, compute_s = 0, memory_s = 0;
   if (op.kernel == KernelClass::gemm && peak > 0) {
@@ -362,10 +366,10 @@ Prediction predict(const Op& op, const HardwareSpec& hw, const Calibration& cali
     // over fp32 partials. Either choice costs what the roofline says; the library is taken to pick the faster
     // (min of two non-decreasing functions of the shape, so a larger problem is never predicted faster).
     const GemmShape& g = op.gemm;
-    // Tile sides are powers of two: multiplying by the reciprocal divides exactly (sizes are non-negative).
-    const double inv_tm = g.m <= 8 ? 1.0 / 8 : g.m <= 16 ? 1.0 / 16 : g.m <= 32 ? 1.0 / 32 : g.m <= 64 ? 1.0 / 64 : 1.0 / 128;
-    const double inv_tn = g.m <= 64 ? 1.0 / 64 : 1.0 / 128;
-    const double tiles = ceil_nonneg(double(g.m) * inv_tm) * ceil_nonneg(double(g.n) * inv_tn) * double(g.groups);
+    // Tiles of 8 to 128 rows of M (2^3 .. 2^7) by 64 or 128 columns of N.
+    const int shift_m = g.m <= 8 ? 3 : g.m <= 16 ? 4 : g.m <= 32 ? 5 : g.m <= 64 ? 6 : 7;
+    const int shift_n = g.m <= 64 ? 6 : 7;
+    const double tiles = tiles_along(g.m, shift_m) * tiles_along(g.n, shift_n) * double(g.groups);
     double c1 = 0, c2 = 0;
     gemm_compute_one_and_split(g, peak, efficiency, sms, p.tile_overhead_k_elements, c1, c2);
     if (load == Load::sustained) {
@@ -375,18 +379,23 @@ Prediction predict(const Op& op, const HardwareSpec& hw, const Calibration& cali
         c2 = std::max(c2, flops / sustained);
       }
     }
-    const double m1 = bytes / (bw * p.memory_efficiency_fraction * occupancy_of(tiles));
-    const double partials = 2.0 * 2.0 * double(g.m) * double(g.n) * 4.0 * double(g.groups);  // 2-way, written and read
-    const double m2 = (bytes + partials) / (bw * p.memory_efficiency_fraction);
-    const double f1 = p.fixed_s * kernels, f2 = p.fixed_s * (kernels + 1);
-    const bool split = choose_split(f1, c1, m1, f2, c2, m2, e, body);
-    if (split) {
-      compute_s = c2;
-      memory_s = m2;
-      kernels += 1;
+    const double occupancy = occupancy_of(tiles);
+    const double m1 = bytes / (bw * p.memory_efficiency_fraction * occupancy);
+    compute_s = c1;
+    memory_s = m1;
+    // At full occupancy a split-K kernel that computes no faster (prefill GEMMs, any GEMM with a wave of
+    // tiles) moves more bytes at one more fixed cost: it never wins, and the choice needs no bounds.
+    if (occupancy == 1.0 && c2 == c1 && p.fixed_s > 0) {
+      body = smooth_max(c1, m1, e);
     } else {
-      compute_s = c1;
-      memory_s = m1;
+      const double partials = 2.0 * 2.0 * double(g.m) * double(g.n) * 4.0 * double(g.groups);  // 2-way, written and read
+      const double m2 = (bytes + partials) / (bw * p.memory_efficiency_fraction);
+      const double f1 = p.fixed_s * kernels, f2 = p.fixed_s * (kernels + 1);
+      if (choose_split(f1, c1, m1, f2, c2, m2, e, body)) {
+        compute_s = c2;
+        memory_s = m2;
+        kernels += 1;
+      }
     }
   } else {
     if (peak > 0 && flops > 0) {

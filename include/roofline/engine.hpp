@@ -6,6 +6,7 @@
 // Quality figures come only from cited evidence (strategies/*.yaml) and measured quantisation error.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <iosfwd>
 #include <map>
@@ -232,10 +233,19 @@ class IntegratedQuantizationEngine {
   const StrategyRegistry& strategies() const { return strategies_; }
 
  private:
+  /// Whether a strategy runs as designed on this GPU (check_strategy with a 16-bit KV cache: recommend()
+  /// searches the KV format itself), for the strategy and its adaptive variant; computed once.
+  struct DesignCheck {
+    bool feasible = true;
+    std::string reason;
+  };
+  void check_designs();
+
   HardwareSpec hw_;
   Calibration calibration_;
   StrategyRegistry strategies_;
   QuantErrorTable errors_;
+  std::map<std::string, std::array<DesignCheck, 2>, std::less<>> designs_;  ///< by strategy name; [adaptive]
 };
 
 }  // namespace roofline
