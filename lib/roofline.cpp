@@ -265,8 +265,23 @@ constexpr double dequant_compute_fraction = 0.85;
 double smooth_max(double x, double y, double p) {
   const double hi = std::max(x, y), lo = std::min(x, y);
   if (!(lo > 0)) return hi;
-  const double r = lo / hi;
   const bool power_of_two = p == 4 || p == 2 || p == 8 || p == 1 || p == 16;
+  if (power_of_two) {
+    // (hi^p + lo^p)^(1/p) by squaring and square roots: no division lo / hi on the prediction's longest
+    // path, while hi^p stays a normal number (times above about 1e-18 s).
+    double hp = hi, lp = lo;
+    for (double e = p; e > 1; e *= 0.5) {
+      hp *= hp;
+      lp *= lp;
+    }
+    if (hp > 1e-290 && hp < 1e290) {
+      if (lp <= 1e-4 * hp) return hi * (1.0 + lp / hp / p);
+      double f = hp + lp;
+      for (double e = p; e > 1; e *= 0.5) f = std::sqrt(f);
+      return f;
+    }
+  }
+  const double r = lo / hi;
   double q = r;
   if (power_of_two) {
     for (double e = p; e > 1; e *= 0.5) q *= q;
