@@ -33,7 +33,9 @@ std::ostream& operator<<(std::ostream& os, const Prediction& p) {
             << " us, fixed " << p.fixed_s * 1e6 << " us, AI " << p.intensity_flop_per_byte << "}";
 }
 
-ParamKey param_key(const Op& op) {
+namespace {
+// param_key, inlined into predict().
+inline ParamKey key_of(const Op& op) {
   ParamKey k;
   k.kernel = op.kernel;
   k.math = op.math;
@@ -42,6 +44,9 @@ ParamKey param_key(const Op& op) {
   if (op.kernel == KernelClass::elementwise) k.op = op.type;
   return k;
 }
+}  // namespace
+
+ParamKey param_key(const Op& op) { return key_of(op); }
 
 std::vector<ParamKey> all_param_keys() {
   std::vector<ParamKey> keys;
@@ -356,7 +361,7 @@ double datasheet_floor_s(const Op& op, const HardwareSpec& hw) {
 }
 
 Prediction predict(const Op& op, const HardwareSpec& hw, const Calibration& calibration) {
-  const KernelParams& p = calibration.params(param_key(op));
+  const KernelParams& p = calibration.params(key_of(op));
   // Every field is computed into a local and the result built once at the end (zeroing the result first
   // and storing into it costs a fifth of a GEMM prediction).
   const double flops = op.flops;
