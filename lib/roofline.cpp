@@ -213,7 +213,7 @@ double gemm_compute_s(const GemmShape& g, double flop_per_s, double efficiency, 
 
 namespace {
 // gemm_compute_s with max_split 1 and 8 in one pass over the tiles (the hot path computes both), with the
-// same results bit for bit and one division per tile instead of about four:
+// same results bit for bit and at most one division per tile instead of about four:
 //  - tile sides and split factors are powers of two: x / 2^j is x · 2^-j exactly;
 //  - a candidate costs waves · (2·tm·tn / per_sm) · K, where 2·tm·tn / per_sm is (2·tm·tn) · (1 / per_sm)
 //    exactly (scaling by a power of two commutes with rounding), so for one K (one split factor) the
@@ -265,8 +265,8 @@ constexpr double dequant_compute_fraction = 0.85;
 // predict()'s smooth maximum of x and y: hi · (1 + q)^(1/p) with q = (lo/hi)^p. The correction vanishes
 // when one term dominates: for q <= 1e-4 its first-order term hi · (1 + q/p) is used (relative error below
 // (1 - 1/p) · q² / (2p) <= 1.3e-9). Exponents 1, 2, 4, 8 and 16 (the prior p = 4, and every key that a
-// calibration leaves at it) take q by repeated squaring and the p-th root by square roots: three times
-// cheaper than the logarithms and exponentials of the general form, and equal to them to about 1e-16.
+// calibration leaves at it) are evaluated by repeated squaring and square roots: several times cheaper
+// than the logarithms and exponentials of the general form, and equal to them to about 1e-16.
 double smooth_max(double x, double y, double p) {
   const double hi = std::max(x, y), lo = std::min(x, y);
   if (!(lo > 0)) return hi;
