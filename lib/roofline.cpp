@@ -33,7 +33,9 @@ std::ostream& operator<<(std::ostream& os, const Prediction& p) {
             << " us, fixed " << p.fixed_s * 1e6 << " us, AI " << p.intensity_flop_per_byte << "}";
 }
 
-ParamKey param_key(const Op& op) {
+namespace {
+// param_key, inlined into predict().
+inline ParamKey key_of(const Op& op) {
   ParamKey k;
   k.kernel = op.kernel;
   k.math = op.math;
@@ -42,6 +44,9 @@ ParamKey param_key(const Op& op) {
   if (op.kernel == KernelClass::elementwise) k.op = op.type;
   return k;
 }
+}  // namespace
+
+ParamKey param_key(const Op& op) { return key_of(op); }
 
 std::vector<ParamKey> all_param_keys() {
   std::vector<ParamKey> keys;
@@ -208,7 +213,7 @@ double gemm_compute_s(const GemmShape& g, double flop_per_s, double efficiency, 
 
 namespace {
 // gemm_compute_s with max_split 1 and 8 in one pass over the tiles (the hot path computes both), with the
-// same results bit for bit and one division per tile instead of about four:
+// same results bit for bit and at most one division per tile instead of about four:
 //  - tile sides and split factors are powers of two: x / 2^j is x · 2^-j exactly;
 //  - a candidate costs waves · (2·tm·tn / per_sm) · K, where 2·tm·tn / per_sm is (2·tm·tn) · (1 / per_sm)
 //    exactly (scaling by a power of two commutes with rounding), so for one K (one split factor) the
@@ -260,13 +265,28 @@ constexpr double dequant_compute_fraction = 0.85;
 // predict()'s smooth maximum of x and y: hi · (1 + q)^(1/p) with q = (lo/hi)^p. The correction vanishes
 // when one term dominates: for q <= 1e-4 its first-order term hi · (1 + q/p) is used (relative error below
 // (1 - 1/p) · q² / (2p) <= 1.3e-9). Exponents 1, 2, 4, 8 and 16 (the prior p = 4, and every key that a
-// calibration leaves at it) take q by repeated squaring and the p-th root by square roots: three times
-// cheaper than the logarithms and exponentials of the general form, and equal to them to about 1e-16.
+// calibration leaves at it) are evaluated by repeated squaring and square roots: several times cheaper
+// than the logarithms and exponentials of the general form, and equal to them to about 1e-16.
 double smooth_max(double x, double y, double p) {
   const double hi = std::max(x, y), lo = std::min(x, y);
   if (!(lo > 0)) return hi;
-  const double r = lo / hi;
   const bool power_of_two = p == 4 || p == 2 || p == 8 || p == 1 || p == 16;
+  if (power_of_two) {
+    // (hi^p + lo^p)^(1/p) by squaring and square roots: no division lo / hi on the prediction's longest
+    // path, while hi^p stays a normal number (times above about 1e-18 s).
+    double hp = hi, lp = lo;
+    for (double e = p; e > 1; e *= 0.5) {
+      hp *= hp;
+      lp *= lp;
+    }
+    if (hp > 1e-290 && hp < 1e290) {
+      if (lp <= 1e-4 * hp) return hi * (1.0 + lp / hp / p);
+      double f = hp + lp;
+      for (double e = p; e > 1; e *= 0.5) f = std::sqrt(f);
+      return f;
+    }
+  }
+  const double r = lo / hi;
   double q = r;
   if (power_of_two) {
     for (double e = p; e > 1; e *= 0.5) q *= q;
@@ -341,7 +361,7 @@ double datasheet_floor_s(const Op& op, const HardwareSpec& hw) {
 }
 
 Prediction predict(const Op& op, const HardwareSpec& hw, const Calibration& calibration, Load load) {
-  const KernelParams& p = calibration.params(param_key(op));
+  const KernelParams& p = calibration.params(key_of(op));
   // Every field is computed into a local and the result built once at the end (zeroing the result first
   // and storing into it costs a fifth of a GEMM prediction).
   const double flops = op.flops;

@@ -115,6 +115,7 @@ Workload parse_workload(std::string_view text, const std::string& file, int line
     try {
       return read_workload(flat);
     } catch (const detail::FlatJsonObject::NotFlat&) {
+      // an error or a value the fast path leaves to nlohmann: read again below
     }
   }
   const nlohmann::json j = detail::parse_json(std::string(text), file, line > 0 ? line - 1 : 0);

@@ -47,6 +47,9 @@ TEST_CASE("workload errors name the line and key") {
           R"({"op":"attention","phase":"decode","batch":1,"q_heads":32,"kv_heads":8,"q_len":4,"kv_len":64,"head_dim":128,"causal":false,"dtype":"bf16","kernel":"fa2"})",
           "w.jsonl", 5),
       "w.jsonl:5: q_len: must be 1 for phase decode", ConfigError);
+  // A number no double holds is a clear error for that line, and batch prediction goes on with the next.
+  CHECK_THROWS_WITH_AS(parse_workload(R"({"op":"gemm","m":1e400,"n":1,"k":1,"dtype":"bf16"})", "w.jsonl", 4),
+                       "w.jsonl:4: JSON number overflow parsing '1e400'", ConfigError);
 }
 
 TEST_CASE("workload lines the fast reader leaves to nlohmann keep their exact errors and values") {

@@ -44,6 +44,12 @@ nlohmann::json parse_json(const std::string& text, const std::string& file, int 
     const auto colon = msg.find(": ", msg.find("parse error"));
     if (colon != std::string::npos) msg = msg.substr(colon + 2);
     throw ConfigError({file, line + line_offset, column}, "", "JSON " + msg);
+  } catch (const nlohmann::json::out_of_range& e) {
+    // A number no double can hold ("1e400"): nlohmann gives no position, so the line is reported.
+    std::string msg = e.what();
+    const auto bracket = msg.find("] ");
+    if (bracket != std::string::npos) msg = msg.substr(bracket + 2);
+    throw ConfigError({file, 1 + line_offset, 0}, "", "JSON " + msg);
   }
 }
 
