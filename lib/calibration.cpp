@@ -228,61 +228,61 @@ LmResult fit_key(const std::vector<const Sample*>& samples, const ParamKey& key,
   LmResult best;
   double best_cost = std::numeric_limits<double>::infinity();
   for (const double start : {std::numeric_limits<double>::quiet_NaN(), 0.2, 0.85}) {
-  LmResult res;
-  Vec t = theta0;
-  if (!std::isnan(start)) {
-    if (std::fabs(sigmoid(theta0(4)) - start) < 0.05) continue;
-    t(4) = logit(start);
-  }
-  Eigen::VectorXd r, r2;
-  residuals(t, r);
-  double cost = r.squaredNorm();
-  double mu = 1e-2;
-  for (res.iterations = 0; res.iterations < opt.max_iterations; ++res.iterations) {
-    Eigen::MatrixXd J(r.size(), n_params);
-    for (int j = 0; j < n_params; ++j) {
-      const double h = 1e-5;
-      Vec tp = t, tm = t;
-      tp(j) += h;
-      tm(j) -= h;
-      Eigen::VectorXd rp, rm;
-      residuals(tp, rp);
-      residuals(tm, rm);
-      J.col(j) = (rp - rm) / (2 * h);
+    LmResult res;
+    Vec t = theta0;
+    if (!std::isnan(start)) {
+      if (std::fabs(sigmoid(theta0(4)) - start) < 0.05) continue;
+      t(4) = logit(start);
     }
-    const Eigen::Matrix<double, n_params, n_params> JtJ = J.transpose() * J;
-    const Vec g = J.transpose() * r;
-    bool improved = false;
-    for (int attempt = 0; attempt < 12; ++attempt) {
-      Eigen::Matrix<double, n_params, n_params> A = JtJ;
-      for (int j = 0; j < n_params; ++j) A(j, j) += mu * (JtJ(j, j) + 1e-9);
-      const Vec step = A.ldlt().solve(-g);
-      const Vec tn = t + step;
-      residuals(tn, r2);
-      const double c2 = r2.squaredNorm();
-      if (std::isfinite(c2) && c2 < cost) {
-        const double rel = (cost - c2) / std::max(cost, 1e-300);
-        t = tn;
-        r = r2;
-        cost = c2;
-        mu = std::max(mu / 3, 1e-12);
-        improved = true;
-        if (rel < 1e-10 || step.norm() < 1e-8) res.converged = true;
+    Eigen::VectorXd r, r2;
+    residuals(t, r);
+    double cost = r.squaredNorm();
+    double mu = 1e-2;
+    for (res.iterations = 0; res.iterations < opt.max_iterations; ++res.iterations) {
+      Eigen::MatrixXd J(r.size(), n_params);
+      for (int j = 0; j < n_params; ++j) {
+        const double h = 1e-5;
+        Vec tp = t, tm = t;
+        tp(j) += h;
+        tm(j) -= h;
+        Eigen::VectorXd rp, rm;
+        residuals(tp, rp);
+        residuals(tm, rm);
+        J.col(j) = (rp - rm) / (2 * h);
+      }
+      const Eigen::Matrix<double, n_params, n_params> JtJ = J.transpose() * J;
+      const Vec g = J.transpose() * r;
+      bool improved = false;
+      for (int attempt = 0; attempt < 12; ++attempt) {
+        Eigen::Matrix<double, n_params, n_params> A = JtJ;
+        for (int j = 0; j < n_params; ++j) A(j, j) += mu * (JtJ(j, j) + 1e-9);
+        const Vec step = A.ldlt().solve(-g);
+        const Vec tn = t + step;
+        residuals(tn, r2);
+        const double c2 = r2.squaredNorm();
+        if (std::isfinite(c2) && c2 < cost) {
+          const double rel = (cost - c2) / std::max(cost, 1e-300);
+          t = tn;
+          r = r2;
+          cost = c2;
+          mu = std::max(mu / 3, 1e-12);
+          improved = true;
+          if (rel < 1e-10 || step.norm() < 1e-8) res.converged = true;
+          break;
+        }
+        mu *= 4;
+      }
+      if (!improved) {  // no descent direction left: a (local) minimum
+        res.converged = g.norm() < 1e-3 * std::max(1.0, std::sqrt(cost)) || mu > 1e6;
         break;
       }
-      mu *= 4;
+      if (res.converged) break;
     }
-    if (!improved) {  // no descent direction left: a (local) minimum
-      res.converged = g.norm() < 1e-3 * std::max(1.0, std::sqrt(cost)) || mu > 1e6;
-      break;
+    res.theta = t;
+    if (cost < best_cost) {
+      best_cost = cost;
+      best = res;
     }
-    if (res.converged) break;
-  }
-  res.theta = t;
-  if (cost < best_cost) {
-    best_cost = cost;
-    best = res;
-  }
   }
   scratch.set(key, prior);
   return best;
@@ -292,13 +292,10 @@ bool is_single_key(const std::vector<Op>& ops) {
   if (ops.size() != 1) return false;
   return ops[0].instances == 1;
 }
-}  // namespace
 
-namespace {
 // The ceilings suite's back-to-back GEMMs measured after the power limit has set in.
 bool is_sustained_ceiling(const MeasurementRecord& rec) {
-  return rec.suite == "ceilings" && rec.workload.kind == WorkloadKind::gemm && rec.label.size() > 10 &&
-         rec.label.compare(rec.label.size() - 10, 10, "_sustained") == 0;
+  return rec.suite == "ceilings" && rec.workload.kind == WorkloadKind::gemm && rec.label.ends_with("_sustained");
 }
 }  // namespace
 
@@ -329,7 +326,7 @@ CalibrationResult calibrate(const std::vector<MeasurementRecord>& records, const
     if (is_sustained_ceiling(rec)) {
       const Op op = gemm_op(rec.workload.gemm, rec.workload.dtype, rec.workload.dtype, hw);
       const double rate = op.flops / rec.median_s;
-      auto& slot = result.sustained[std::string(to_string(op.math))];
+      auto& slot = result.sustained[op.math];
       if (rate > slot.first) slot = {rate, rec.file + ":" + std::to_string(rec.line)};
       continue;
     }
@@ -443,10 +440,7 @@ CalibrationResult calibrate(const std::vector<MeasurementRecord>& records, const
                                " or more usable records (" + std::to_string(fit_samples.size()) + " fit records, " +
                                std::to_string(result.records_skipped) + " skipped)");
   }
-  for (const auto& [path, v] : result.sustained) {
-    for (std::size_t m = 0; m < math_path_count; ++m)
-      if (to_string(MathPath(m)) == path) cal.set_sustained_flop_per_s(MathPath(m), v.first);
-  }
+  for (const auto& [path, v] : result.sustained) cal.set_sustained_flop_per_s(path, v.first);
   result.calibration = cal;
   std::vector<MeasurementRecord> eval_copy;
   for (const MeasurementRecord* r : eval_records) eval_copy.push_back(*r);
@@ -553,7 +547,7 @@ void save_calibration(const CalibrationResult& r, const std::filesystem::path& f
                      {"calibrated_error", stats_json(g.calibrated)}});
   nlohmann::json sustained = nlohmann::json::array();
   for (const auto& [path, v] : r.sustained)
-    sustained.push_back({{"math", path}, {"flop_per_s", v.first}, {"record", v.second}});
+    sustained.push_back({{"math", to_string(path)}, {"flop_per_s", v.first}, {"record", v.second}});
   nlohmann::json speedups = nlohmann::json::array();
   for (const SpeedupCheck& s : r.speedups)
     speedups.push_back({{"workload", s.workload}, {"measured", s.measured_speedup}, {"predicted", s.predicted_speedup},
@@ -637,13 +631,13 @@ Calibration load_calibration(const std::filesystem::path& file, const HardwareSp
       const detail::JsonObject e(j["sustained_flop_per_s"][i], file.string(), 0,
                                  "sustained_flop_per_s[" + std::to_string(i) + "]");
       const std::string math = e.string("math");
-      bool found = false;
-      for (std::size_t m = 0; m < math_path_count; ++m) {
-        if (to_string(MathPath(m)) != math) continue;
-        c.set_sustained_flop_per_s(MathPath(m), e.positive("flop_per_s"));
-        found = true;
+      MathPath path{};
+      try {
+        path = parse_math_path(math);
+      } catch (const UnknownNameError&) {
+        e.fail("math", "unknown math path '" + math + "'");
       }
-      if (!found) e.fail("math", "unknown math path '" + math + "'");
+      c.set_sustained_flop_per_s(path, e.positive("flop_per_s"));
     }
   }
   return c;
@@ -669,10 +663,10 @@ Calibration transfer_calibration(const Calibration& from, const HardwareSpec& fr
   }
   // Sustained ceilings are set by the power limit: carried over only between GPUs of equal power limit and
   // SM count (H100 SXM -> H200 SXM: both 700 W, 132 SMs); otherwise none (burst rates, stated as such).
-  const bool same_power = from_hw.power_w.value == to_hw.power_w.value &&
-                          from_hw.sms() == to_hw.sms();
-  for (std::size_t m = 0; m < math_path_count && same_power; ++m)
-    c.set_sustained_flop_per_s(MathPath(m), from.sustained_flop_per_s(MathPath(m)));
+  if (from_hw.power_w.value == to_hw.power_w.value && from_hw.sms() == to_hw.sms()) {
+    for (std::size_t m = 0; m < math_path_count; ++m)
+      c.set_sustained_flop_per_s(MathPath(m), from.sustained_flop_per_s(MathPath(m)));
+  }
   c.set_status("transferred from " + from_hw.name + " (same architecture, " + std::string(to_string(to_hw.architecture)) +
                "); not measured on " + to_hw.name);
   return c;

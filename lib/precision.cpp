@@ -49,6 +49,15 @@ std::string_view to_string(MathPath m) {
   return "?";
 }
 
+MathPath parse_math_path(std::string_view name) {
+  std::vector<std::string> known;
+  for (std::size_t m = 0; m < math_path_count; ++m) {
+    if (to_string(MathPath(m)) == name) return MathPath(m);
+    known.emplace_back(to_string(MathPath(m)));
+  }
+  throw UnknownNameError("math path", std::string(name), std::move(known));
+}
+
 std::ostream& operator<<(std::ostream& os, Precision p) { return os << to_string(p); }
 std::ostream& operator<<(std::ostream& os, MathPath m) { return os << to_string(m); }
 

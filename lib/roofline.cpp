@@ -87,13 +87,11 @@ ParamKey parse_param_key(std::string_view text) {
   } catch (const Error&) {
     throw InvalidArgumentError(bad);
   }
-  bool found = false;
-  for (std::size_t m = 0; m < math_path_count; ++m)
-    if (to_string(MathPath(m)) == parts[1]) {
-      k.math = MathPath(m);
-      found = true;
-    }
-  if (!found) throw InvalidArgumentError(bad);
+  try {
+    k.math = parse_math_path(parts[1]);
+  } catch (const Error&) {
+    throw InvalidArgumentError(bad);
+  }
   const bool attention = k.kernel == KernelClass::attention_prefill || k.kernel == KernelClass::attention_decode;
   if (parts.size() == 3) {
     try {

@@ -141,9 +141,9 @@ TEST_CASE("sustained GEMM ceilings come from the ceilings suite, cap whole steps
                            record_line(big, flops / 6.0e14, "ceilings", "h100_sxm", "cublaslt_bf16") + "\n";
   const auto records = load_records(write_temp("sustained.jsonl", text));
   const CalibrationResult r = calibrate(records, h100, models());
-  REQUIRE(r.sustained.count("tc_16bit") == 1);
-  CHECK(r.sustained.at("tc_16bit").first == ROOFLINE_APPROX(sustained).epsilon(1e-6));
-  CHECK(r.sustained.at("tc_16bit").second.find("sustained.jsonl:61") != std::string::npos);
+  REQUIRE(r.sustained.count(MathPath::tc_16bit) == 1);
+  CHECK(r.sustained.at(MathPath::tc_16bit).first == ROOFLINE_APPROX(sustained).epsilon(1e-6));
+  CHECK(r.sustained.at(MathPath::tc_16bit).second.find("sustained.jsonl:61") != std::string::npos);
   CHECK(r.calibration.sustained_flop_per_s(MathPath::tc_16bit) == ROOFLINE_APPROX(sustained).epsilon(1e-6));
   CHECK(r.calibration.sustained_flop_per_s(MathPath::tc_fp8) == 0.0);
   // The sustained record is an input, not evaluated; the burst ceiling record is evaluated.

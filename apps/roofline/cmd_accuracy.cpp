@@ -93,7 +93,7 @@ const bool registered = register_command(55, [](CLI::App& app, int&) {
               "most at these rates, the power limit having pulled the clocks down):";
         for (const auto& [path, v] : r.sustained) {
           char buf[64];
-          std::snprintf(buf, sizeof buf, " %s %.0f TFLOP/s", path.c_str(), v.first / 1e12);
+          std::snprintf(buf, sizeof buf, " %s %.0f TFLOP/s", to_string(path).data(), v.first / 1e12);
           md << buf << " (`" << v.second << "`)" << (&v == &r.sustained.rbegin()->second ? ".\n\n" : ";");
         }
       }

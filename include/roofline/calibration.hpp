@@ -139,8 +139,8 @@ struct CalibrationResult {
   std::string created_utc;
   DeviceRecord device;      ///< of the first record (clocks, driver, CUDA)
   /// Sustained ceilings taken from the ceilings suite's `*_sustained` GEMM records (also in `calibration`):
-  /// math path name -> {FLOP/s, "file:line" of the record}. These records are inputs, not evaluated.
-  std::map<std::string, std::pair<double, std::string>> sustained;
+  /// math path -> {FLOP/s, "file:line" of the record}. These records are inputs, not evaluated.
+  std::map<MathPath, std::pair<double, std::string>> sustained;
   bool all_converged() const;
 };
 

@@ -82,6 +82,8 @@ constexpr double bytes_per_element(Precision p) { return bits_per_element(p) / 8
 /// Canonical name, e.g. "fp8_e4m3".
 std::string_view to_string(Precision p);
 std::string_view to_string(MathPath m);
+/// The math path of a canonical name ("tc_16bit"); throws UnknownNameError listing the known names.
+MathPath parse_math_path(std::string_view name);
 std::ostream& operator<<(std::ostream& os, Precision p);
 std::ostream& operator<<(std::ostream& os, MathPath m);
 
