@@ -60,7 +60,7 @@ void print_result(const CalibrationResult& r) {
             << " skipped) in " << r.record_files.size() << " files; device " << r.device.name << ", driver "
             << r.device.driver << ", CUDA " << r.device.cuda_runtime << "\n\n";
   for (const auto& [path, v] : r.sustained)
-    std::printf("sustained ceiling %s: %.0f TFLOP/s (%s; whole steps are capped at it)\n", path.c_str(), v.first / 1e12,
+    std::printf("sustained ceiling %s: %.0f TFLOP/s (%s; whole steps are capped at it)\n", to_string(path).data(), v.first / 1e12,
                 v.second.c_str());
   if (!r.sustained.empty()) std::cout << "\n";
   std::cout << "Fitted parameter keys: error |predicted - measured| / measured, held out by k-fold over shapes\n";
@@ -131,7 +131,12 @@ const bool registered = register_command(50, [](CLI::App& app, int&) {
     fo.folds = o.folds;
     const CalibrationResult r = calibrate(records, hw, models, fo);
     print_result(r);
-    if (!r.all_converged()) throw InvalidArgumentError("the fit did not converge for some keys; no profile written");
+    if (!r.all_converged()) {
+      std::string keys;
+      for (const KeyFit& f : r.fits)
+        if (f.fitted && !f.converged) keys += (keys.empty() ? "" : ", ") + to_string(f.key) + " (" + f.message + ")";
+      throw InvalidArgumentError("the fit did not converge for " + keys + "; no profile written");
+    }
     if (o.dry_run) return;
     const std::filesystem::path out =
         o.out.empty() ? data_directory() / "calibration" / (hw.name + ".json") : std::filesystem::path(o.out);
