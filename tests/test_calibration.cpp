@@ -213,3 +213,28 @@ TEST_CASE("error statistics") {
   CHECK(s.median == ROOFLINE_APPROX(0.2));
   CHECK(s.max == ROOFLINE_APPROX(0.5));
 }
+
+TEST_CASE("the committed H100 and H200 records calibrate to the shipped profiles: every key converges") {
+  // `roofline calibrate validate/data/<gpu>` must be able to rewrite calibration/<gpu>.json: a key that does
+  // not converge stops it (it once did, leaving the shipped H100 profile stale).
+  for (const std::string gpu : {"h100_sxm", "h200_sxm"}) {
+    CAPTURE(gpu);
+    const auto records = load_record_directory(std::filesystem::path(ROOFLINE_SOURCE_DIR) / "validate" / "data" / gpu);
+    const CalibrationResult r = calibrate(records, hardware().get(gpu), models());
+    for (const KeyFit& f : r.fits) {
+      CAPTURE(to_string(f.key));
+      CHECK((!f.fitted || f.converged));
+    }
+    // The shipped profile holds the same parameters (to the fit's own precision).
+    const Calibration shipped =
+        load_calibration(std::filesystem::path(ROOFLINE_SOURCE_DIR) / "calibration" / (gpu + ".json"), hardware().get(gpu));
+    for (const KeyFit& f : r.fits) {
+      if (!f.fitted) continue;
+      CAPTURE(to_string(f.key));
+      CHECK(shipped.params(f.key).compute_efficiency_fraction ==
+            ROOFLINE_APPROX(f.params.compute_efficiency_fraction).epsilon(1e-6));
+      CHECK(shipped.params(f.key).memory_efficiency_fraction ==
+            ROOFLINE_APPROX(f.params.memory_efficiency_fraction).epsilon(1e-6));
+    }
+  }
+}
