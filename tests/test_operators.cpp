@@ -39,6 +39,33 @@ TEST_CASE("golden: one bf16 GEMV on an H100 with the prior parameters") {
   CHECK(p.intensity_flop_per_byte == ROOFLINE_APPROX(33554432.0 / 33570816.0));
 }
 
+TEST_CASE("predict()'s one-pass GEMM tile search equals gemm_compute_s, the plain search, bit for bit") {
+  // predict() takes the one-kernel compute time (max_split 1) or the split-K one (max_split 8) from a faster
+  // search; on the chosen branch its compute_s must be exactly what gemm_compute_s gives.
+  const HardwareSpec& h = hardware().get("h100_sxm");
+  const Calibration cal = Calibration::priors(h);
+  const KernelParams& kp = cal.params(ParamKey{KernelClass::gemm, MathPath::tc_16bit});
+  int split = 0, checked = 0;
+  for (std::int64_t m : {1, 3, 8, 15, 16, 17, 64, 100, 128, 129, 1000, 4096, 16384})
+    for (std::int64_t n : {64, 1000, 4096, 14336, 128256})
+      for (std::int64_t k : {256, 511, 4096, 14336}) {
+        const GemmShape g{m, n, k, 1};
+        const Op op = gemm_op(g, Precision::bf16, Precision::bf16, h);
+        const Prediction pr = predict(op, h, cal);
+        const bool split_k = pr.fixed_s > kp.fixed_s * op.kernels_per_instance * 1.5;
+        CAPTURE(m);
+        CAPTURE(n);
+        CAPTURE(k);
+        CHECK(pr.compute_s == gemm_compute_s(g, h.peak_flop_per_s(MathPath::tc_16bit), kp.compute_efficiency_fraction,
+                                             h.sms(), split_k ? 8 : 1, kp.tile_overhead_k_elements));
+        split += split_k;
+        ++checked;
+      }
+  CHECK(checked == 13 * 5 * 4);
+  CHECK(split > 0);  // both branches are exercised
+  CHECK(split < checked);
+}
+
 TEST_CASE("golden: decode attention with GQA reads each K/V byte once per KV head") {
   const HardwareSpec& h = hardware().get("h100_sxm");
   AttentionShape s{.batch = 1, .q_heads = 32, .kv_heads = 8, .q_len = 1, .kv_len = 4096, .head_dim = 128};
