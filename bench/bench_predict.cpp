@@ -2,7 +2,11 @@
 //   one per-operator report of a 32-layer model (build_step + predict every op): target < 50 us
 //   one operator prediction: target < 100 ns
 //   batch prediction including JSON parsing and output formatting: target >= 200k workloads/s
+// With --benchmark_repetitions=N each benchmark also reports its fastest repetition ("_min"): on a shared
+// machine the median moves with the neighbours' load, the minimum much less.
 #include <benchmark/benchmark.h>
+
+#include <algorithm>
 
 #include <string>
 #include <vector>
@@ -12,6 +16,8 @@
 using namespace roofline;
 
 namespace {
+double fastest(const std::vector<double>& v) { return v.empty() ? 0.0 : *std::min_element(v.begin(), v.end()); }
+
 const HardwareRegistry& gpus() {
   static const HardwareRegistry r = HardwareRegistry::load_directory(std::string(ROOFLINE_SOURCE_DIR) + "/hw_profiles");
   return r;
@@ -29,15 +35,26 @@ void BM_step_report_32_layers(benchmark::State& state) {
   c.seq_len = 4096;
   for (auto _ : state) benchmark::DoNotOptimize(predict_step(models().get("llama3-8b"), c, h, cal));
 }
-BENCHMARK(BM_step_report_32_layers)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_step_report_32_layers)->Unit(benchmark::kMicrosecond)->ComputeStatistics("min", fastest);
 
+// One GEMM prediction with the parameters users get: the shipped calibrated H100 profile (fitted overlap
+// exponents are not integers). The prior parameters (p = 4) are timed beside it.
 void BM_one_operator_prediction(benchmark::State& state) {
+  const HardwareSpec& h = gpus().get("h100_sxm");
+  const Calibration cal = calibration_for(h, gpus());
+  if (cal.status().rfind("calibrated", 0) != 0) state.SkipWithError("no calibrated h100_sxm profile");
+  const Op op = gemm_op(GemmShape{64, 14336, 4096, 1}, Precision::bf16, Precision::bf16, h);
+  for (auto _ : state) benchmark::DoNotOptimize(predict(op, h, cal));
+}
+BENCHMARK(BM_one_operator_prediction)->Unit(benchmark::kNanosecond)->ComputeStatistics("min", fastest);
+
+void BM_one_operator_prediction_priors(benchmark::State& state) {
   const HardwareSpec& h = gpus().get("h100_sxm");
   const Calibration cal = Calibration::priors(h);
   const Op op = gemm_op(GemmShape{64, 14336, 4096, 1}, Precision::bf16, Precision::bf16, h);
   for (auto _ : state) benchmark::DoNotOptimize(predict(op, h, cal));
 }
-BENCHMARK(BM_one_operator_prediction)->Unit(benchmark::kNanosecond);
+BENCHMARK(BM_one_operator_prediction_priors)->Unit(benchmark::kNanosecond)->ComputeStatistics("min", fastest);
 
 void BM_batch_prediction_jsonl(benchmark::State& state) {
   const HardwareSpec& h = gpus().get("h100_sxm");
@@ -56,7 +73,7 @@ void BM_batch_prediction_jsonl(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_batch_prediction_jsonl)->Unit(benchmark::kNanosecond);
+BENCHMARK(BM_batch_prediction_jsonl)->Unit(benchmark::kNanosecond)->ComputeStatistics("min", fastest);
 }  // namespace
 
 BENCHMARK_MAIN();

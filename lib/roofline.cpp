@@ -4,6 +4,8 @@
 
 #include "roofline/flash_attention.hpp"
 
+#include "detail/fast_math.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -260,43 +262,7 @@ void gemm_compute_one_and_split(const GemmShape& g, double flop_per_s, double ef
 // throughput (Marlin, Frantar et al. 2024, arXiv:2408.11743: near fp16 speed at batch 64-128). Inferred.
 constexpr double dequant_compute_fraction = 0.85;
 
-// predict()'s smooth maximum of x and y: hi · (1 + q)^(1/p) with q = (lo/hi)^p. The correction vanishes
-// when one term dominates: for q <= 1e-4 its first-order term hi · (1 + q/p) is used (relative error below
-// (1 - 1/p) · q² / (2p) <= 1.3e-9). Exponents 1, 2, 4, 8 and 16 (the prior p = 4, and every key that a
-// calibration leaves at it) are evaluated by repeated squaring and square roots: several times cheaper
-// than the logarithms and exponentials of the general form, and equal to them to about 1e-16.
-double smooth_max(double x, double y, double p) {
-  const double hi = std::max(x, y), lo = std::min(x, y);
-  if (!(lo > 0)) return hi;
-  const bool power_of_two = p == 4 || p == 2 || p == 8 || p == 1 || p == 16;
-  if (power_of_two) {
-    // (hi^p + lo^p)^(1/p) by squaring and square roots: no division lo / hi on the prediction's longest
-    // path, while hi^p stays a normal number (times above about 1e-18 s).
-    double hp = hi, lp = lo;
-    for (double e = p; e > 1; e *= 0.5) {
-      hp *= hp;
-      lp *= lp;
-    }
-    if (hp > 1e-290 && hp < 1e290) {
-      if (lp <= 1e-4 * hp) return hi * (1.0 + lp / hp / p);
-      double f = hp + lp;
-      for (double e = p; e > 1; e *= 0.5) f = std::sqrt(f);
-      return f;
-    }
-  }
-  const double r = lo / hi;
-  double q = r;
-  if (power_of_two) {
-    for (double e = p; e > 1; e *= 0.5) q *= q;
-  } else {
-    q = std::exp(p * std::log(r));  // cheaper than pow
-  }
-  if (q <= 1e-4) return hi * (1.0 + q / p);
-  if (!power_of_two) return hi * std::exp(std::log1p(q) / p);
-  double f = 1.0 + q;
-  for (double e = p; e > 1; e *= 0.5) f = std::sqrt(f);
-  return hi * f;
-}
+using detail::smooth_max;  // lib/detail/fast_math.hpp: the forms and their errors
 
 // Bounds on smooth_max(x, y, p) without transcendental calls. For p >= 1 and 0 <= r = lo/hi <= 1:
 // r^(n+1) <= q <= r^n with n = floor(p) (q = r^n when p is an integer), and with a = 1/p <= 1,
