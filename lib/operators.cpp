@@ -271,6 +271,19 @@ Op quantize_op(std::int64_t rows, std::int64_t cols, Precision a, ActivationScal
 
 }  // namespace
 
+Op embedding_op(std::int64_t rows, std::int64_t cols, double element_bytes) {
+  const double n = double(rows) * double(cols);
+  Op op = memory_op(OperatorType::EMBEDDINGS, KernelClass::embedding, n * element_bytes + double(rows) * 8.0,
+                    n * element_bytes);
+  op.serial_round_trips = embedding_serial_round_trips(rows);
+  return op;
+}
+
+double embedding_serial_round_trips(std::int64_t rows) {
+  constexpr std::int64_t small_index_limit = 16;  // index_select_out_cuda_impl: numIndices <= 16
+  return rows > 1 && rows <= small_index_limit ? double(rows - 1) : 0.0;
+}
+
 std::vector<Op> build_step(const ModelConfig& model, const StepConfig& config, const HardwareSpec& hw) {
   validate_config(model, config);
   const Dims d = derive_dims(model, config);
@@ -287,9 +300,7 @@ std::vector<Op> build_step(const ModelConfig& model, const StepConfig& config, c
   };
 
   if (d.vocab > 0) {
-    Op e = memory_op(OperatorType::EMBEDDINGS, KernelClass::embedding, T * double(d.hidden) * act + T * 8.0,
-                     T * double(d.hidden) * act);
-    ops.push_back(e);
+    ops.push_back(embedding_op(d.tokens, d.hidden, act));
   }
 
   // Quantise one input for every consumer GEMM in a low precision (q/k/v share one, gate/up share one).

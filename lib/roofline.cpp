@@ -405,6 +405,7 @@ Prediction predict(const Op& op, const HardwareSpec& hw, const Calibration& cali
       const double occupancy = op.parallel_ctas > 0 ? occupancy_of(double(op.parallel_ctas)) : 1.0;
       memory_s = bytes / (bw * p.memory_efficiency_fraction * occupancy);
     }
+    if (op.serial_round_trips > 0) memory_s += op.serial_round_trips * streaming_latency_unit_s * p.occupancy_fraction;
     body = smooth_max(compute_s, memory_s, e);
   }
   const double fixed_s = p.fixed_s * kernels;

@@ -217,12 +217,12 @@ Op elementwise_workload_op(const Workload& w) {
       op.flops = n;
       op.activation_precision = Precision::fp8_e4m3;
       break;
-    case ElementwiseKind::embedding:
-      op.type = OperatorType::EMBEDDINGS;
-      op.kernel = KernelClass::embedding;
-      b.activations_read_bytes = n * el + double(w.rows) * 8.0;
-      b.activations_written_bytes = n * el;
+    case ElementwiseKind::embedding: {
+      const Precision dtype = op.activation_precision;
+      op = embedding_op(w.rows, w.cols, el);
+      op.activation_precision = dtype;
       break;
+    }
   }
   return op;
 }

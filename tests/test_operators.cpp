@@ -213,3 +213,31 @@ TEST_CASE("a step that does not fit in memory is infeasible with a reason, not a
   CHECK(p.infeasible_reason.find("exceed memory of 8.55e+10 B") != std::string::npos);
   CHECK(p.time_s > 0);
 }
+
+TEST_CASE("embedding gather: PyTorch's small-index kernel walks up to 16 ids one after another") {
+  // index_select_out_cuda_impl (aten/src/ATen/native/cuda/Indexing.cu) runs indexSelectSmallIndex for up to
+  // 16 indices: each thread loops over the ids, one dependent HBM round trip per id after the first.
+  CHECK(embedding_serial_round_trips(1) == 0);
+  CHECK(embedding_serial_round_trips(2) == 1);
+  CHECK(embedding_serial_round_trips(16) == 15);
+  CHECK(embedding_serial_round_trips(17) == 0);
+  CHECK(embedding_serial_round_trips(4096) == 0);
+  const HardwareSpec& h = hardware().get("h100_sxm");
+  const Calibration cal = Calibration::priors(h);
+  const KernelParams& p = cal.params(param_key(embedding_op(1, 4096, 2.0)));
+  const double latency = 2e-6 * p.occupancy_fraction;
+  const Op one = embedding_op(1, 4096, 2.0), eight = embedding_op(8, 4096, 2.0), many = embedding_op(32, 4096, 2.0);
+  // Bytes: rows × cols × 2 read and written plus an 8-byte id per row.
+  CHECK(eight.bytes.total() == ROOFLINE_APPROX(8.0 * 4096 * 2 * 2 + 8 * 8.0));
+  // Eight ids cost seven round trips more than the bandwidth of their bytes; 32 ids run in parallel.
+  const double t1 = predict(one, h, cal).time_s, t8 = predict(eight, h, cal).time_s, t32 = predict(many, h, cal).time_s;
+  CHECK(t8 - t1 == doctest::Approx(7 * latency).epsilon(0.05));
+  CHECK(t8 > t32);
+  // A decode step of batch 8 gathers 8 ids (test_engine checks the compiled evaluator against predict_step).
+  StepConfig c;
+  c.batch = 8;
+  c.seq_len = 1024;
+  const std::vector<Op> ops = build_step(models().get("llama3-8b"), c, h);
+  CHECK(ops.front().type == OperatorType::EMBEDDINGS);
+  CHECK(ops.front().serial_round_trips == 7);
+}

@@ -200,6 +200,9 @@ struct Op {
   /// Bytes the kernel keeps in flight from HBM (resident blocks × outstanding tile bytes); when set it
   /// replaces parallel_ctas in the occupancy of the memory term (0: not modelled).
   double inflight_bytes = 0;
+  /// Dependent HBM round trips on the kernel's critical path beyond the one its fixed cost holds (0: none).
+  /// Each costs the key's fitted latency, 2 µs × occupancy_fraction (the unit of inflight_bytes).
+  double serial_round_trips = 0;
   std::string note;                 ///< why this op runs as it does (emulation, refusal)
   bool operator==(const Op&) const = default;
 };
@@ -225,6 +228,13 @@ MemoryFootprint memory_footprint(const ModelConfig& model, const StepConfig& con
 /// The cost of one GEMM y[m,n] = x[m,k]·W[n,k]ᵀ with weights in `w` and activations in `a`, 16-bit
 /// output: FLOPs 2mnk, bytes W + x + y (+ block scales).
 Op gemm_op(const GemmShape& shape, Precision w, Precision a, const HardwareSpec& hw, OperatorType type = OperatorType::Q_PROJ);
+/// The embedding gather of `rows` token ids from a [vocab, cols] table of `element_bytes` elements, as
+/// PyTorch runs it (F.embedding is index_select; aten/src/ATen/native/cuda/Indexing.cu,
+/// index_select_out_cuda_impl): up to 16 indices, every thread walks the indices one after another (the
+/// "small index" kernel), one dependent round trip per further index; above 16, one parallel gather.
+Op embedding_op(std::int64_t rows, std::int64_t cols, double element_bytes);
+/// The embedding gather's Op::serial_round_trips for `rows` token ids: rows - 1 up to 16, else 0.
+double embedding_serial_round_trips(std::int64_t rows);
 
 
 }  // namespace roofline
