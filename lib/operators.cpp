@@ -356,6 +356,7 @@ std::vector<Op> build_step(const ModelConfig& model, const StepConfig& config, c
     Op norm = memory_op(OperatorType::RMSNORM, KernelClass::norm, T * double(d.hidden) * act + double(d.hidden) * act,
                         T * double(d.hidden) * act);
     norm.flops = 4.0 * T * double(d.hidden);
+    norm.parallel_ctas = d.tokens;  // one program per row
     ops.push_back(place(norm, first, count));
     quantize_inputs({OperatorType::Q_PROJ, OperatorType::K_PROJ, OperatorType::V_PROJ}, d.hidden, ops.size() - 1);
     linear(OperatorType::Q_PROJ, d.q_width, d.hidden);
@@ -454,6 +455,7 @@ std::vector<Op> build_step(const ModelConfig& model, const StepConfig& config, c
   Op final_norm = memory_op(OperatorType::RMSNORM, KernelClass::norm, T * double(d.hidden) * act + double(d.hidden) * act,
                             T * double(d.hidden) * act);
   final_norm.flops = 4.0 * T * double(d.hidden);
+  final_norm.parallel_ctas = d.tokens;
   ops.push_back(final_norm);
   if (d.vocab > 0) {
     const OpPrecision p = prec.by_op[static_cast<std::size_t>(OperatorType::LM_HEAD)];

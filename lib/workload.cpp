@@ -186,6 +186,7 @@ Op elementwise_workload_op(const Workload& w) {
       b.activations_read_bytes = n * el + double(w.cols) * el;
       b.activations_written_bytes = n * el;
       op.flops = 4 * n;
+      op.parallel_ctas = w.rows;  // one program per row (validate/torch/kernels.py: _rmsnorm_kernel)
       break;
     case ElementwiseKind::rope:
       op.type = OperatorType::ROPE;
