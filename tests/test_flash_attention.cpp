@@ -543,3 +543,63 @@ TEST_CASE("compare_fa_versions lists the unfused path, FA1-FA4 (refusals with re
   CHECK(parse_flash_attention_version("FA3") == FlashAttentionVersion::FA3);
   CHECK_THROWS_AS(parse_flash_attention_version("fa5"), UnknownNameError);
 }
+
+TEST_CASE("in-order dispatch of causal blocks: the closed form against a simulation of the scheduler") {
+  // Greedy dispatch in grid order (each free slot takes the next block; FlashAttention-2's grid is (query
+  // blocks, batch, heads), m_block = blockIdx.x), each head's blocks shortest first, 264 slots = 132 SMs × 2
+  // co-resident blocks at half an SM's rate each. The simulated makespan against in_order_makespan_tiles.
+  constexpr int sms = 132, per_sm = 2, slots = sms * per_sm;
+  auto simulate = [&](std::int64_t heads, const std::vector<double>& blocks) {
+    const std::int64_t n = heads * std::int64_t(blocks.size());
+    const double largest = *std::max_element(blocks.begin(), blocks.end());
+    if (n <= sms) return largest;
+    if (n <= slots) return largest * double(n) / sms;
+    std::vector<double> finish(slots, 0.0);  // min-heap of slot finish times
+    std::make_heap(finish.begin(), finish.end(), std::greater<>());
+    for (std::int64_t h = 0; h < heads; ++h)
+      for (double t : blocks) {
+        std::pop_heap(finish.begin(), finish.end(), std::greater<>());
+        finish.back() += t;
+        std::push_heap(finish.begin(), finish.end(), std::greater<>());
+      }
+    return *std::max_element(finish.begin(), finish.end()) * per_sm;  // a slot runs at 1 / per_sm
+  };
+  std::vector<double> errors;
+  for (const std::int64_t seq : {300, 777, 1500, 2048, 4100, 9000}) {
+    for (const std::int64_t heads : {3, 8, 24, 64, 200}) {
+      // 128-row query blocks over 64-key tiles: block i sees 2·(i + 1) tiles (at most the whole sequence).
+      const std::int64_t m = (seq + 127) / 128, kv_tiles = (seq + 63) / 64;
+      std::vector<double> blocks;
+      double total = 0;
+      for (std::int64_t i = 0; i < m; ++i) {
+        blocks.push_back(double(std::min(kv_tiles, 2 * (i + 1))));
+        total += blocks.back();
+      }
+      total *= double(heads);
+      const double largest = blocks.back();
+      const double closed = in_order_makespan_tiles(total, largest, heads * m, per_sm, sms);
+      const double sim = simulate(heads, blocks);
+      CAPTURE(seq);
+      CAPTURE(heads);
+      CHECK(closed >= total / sms * (1 - 1e-12));  // never below the even share
+      CHECK(closed >= largest);
+      CHECK(closed == doctest::Approx(sim).epsilon(0.15));
+      errors.push_back(std::fabs(closed / sim - 1));
+    }
+  }
+  std::sort(errors.begin(), errors.end());
+  CHECK(errors[errors.size() / 2] < 0.03);  // median within 3% of the simulated schedule
+}
+
+TEST_CASE("FlashAttention-2 causal prefill: few long blocks are predicted no faster than their heaviest block shared") {
+  // 7 sequences × 1 head of 3657 tokens at head_dim 96: 7 × 29 = 203 blocks on 132 SMs, 71 SMs run two.
+  const HardwareSpec& h = hardware().get("h100_sxm");
+  const AttentionCost c = attention_cost(shape(7, 1, 1, 3657, 3657, 96, true), AttentionKernel::fa2, Precision::bf16,
+                                         Precision::bf16, h, AttentionOptions{});
+  // Largest block: all 58 key tiles (64 keys) of the last query block; total 7 · Σ min(58, 2(i + 1)).
+  double total = 0;
+  for (int i = 0; i < 29; ++i) total += std::min(58, 2 * (i + 1));
+  total *= 7;
+  CHECK(c.ctas == 203);
+  CHECK(c.max_cta_flops / c.compute_flops == ROOFLINE_APPROX(58.0 * 203.0 / 132.0 / total));
+}

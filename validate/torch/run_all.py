@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Runs the PyTorch reference suites and writes JSON Lines records (docs/measurement-records.md):
 
-  sdpa.jsonl, sdpa_holdout.jsonl, sdpa_headdim.jsonl, model_step.jsonl, torch_elementwise.jsonl  in --out-dir
+  sdpa.jsonl, sdpa_holdout.jsonl, sdpa_headdim.jsonl, sdpa_random.jsonl, model_step.jsonl, torch_elementwise.jsonl
+  in --out-dir
   (default validate/data/<hw_profile>/), plus summary.txt (the tables printed at the end) and
   sdpa_mem_efficient.jsonl (suite sdpa, kernel "mem_efficient", which the C++ reader does not know yet).
 
@@ -24,9 +25,10 @@ from dataclasses import replace
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-SUITES = ("sdpa", "model_step", "torch_elementwise", "sdpa_holdout", "sdpa_headdim")   # run order
-# share of the total budget, in the order above (planned: ~110 s, ~230 s, ~60 s, ~12 s, ~50 s on an H100)
-SHARES = {"sdpa": 0.24, "model_step": 0.48, "torch_elementwise": 0.13, "sdpa_holdout": 0.05, "sdpa_headdim": 0.10}
+SUITES = ("sdpa", "model_step", "torch_elementwise", "sdpa_holdout", "sdpa_headdim", "sdpa_random")   # run order
+# share of the total budget, in the order above (planned: ~110 s, ~230 s, ~60 s, ~12 s, ~50 s, ~40 s on an H100)
+SHARES = {"sdpa": 0.22, "model_step": 0.44, "torch_elementwise": 0.12, "sdpa_holdout": 0.05, "sdpa_headdim": 0.09,
+          "sdpa_random": 0.08}
 
 
 def parse_args(argv):
@@ -40,6 +42,7 @@ def parse_args(argv):
                    help="total time budget in seconds for all suites (default 450, quick 100)")
     p.add_argument("--models", default=None, help="model_step models, comma-separated (default all five)")
     p.add_argument("--holdout-n", type=int, default=40, help="number of random held-out SDPA shapes")
+    p.add_argument("--random-n", type=int, default=160, help="number of random fitted SDPA shapes (sdpa_random)")
     p.add_argument("--dry-run", action="store_true", help="CPU, tiny shapes, Triton interpreter (no GPU)")
     p.add_argument("--plan", action="store_true", help="print configuration counts and time estimates, run nothing")
     a = p.parse_args(argv)
@@ -63,6 +66,8 @@ def plan(args) -> dict:
     est["sdpa_holdout"] = (len(hold), sdpa.plan_s(hold))
     hd = sdpa.build_headdim_configs(args.quick)
     est["sdpa_headdim"] = (len(hd), sdpa.plan_s(hd))
+    rnd = sdpa.build_random_configs(args.quick, args.random_n, args.holdout_n)
+    est["sdpa_random"] = (len(rnd), sdpa.plan_s(rnd))
     models = args.models.split(",") if args.models else (["llama3-8b"] if args.quick else list(model_step.MODEL_ORDER))
     ms = model_step.build_configs(models, args.quick)
     t, n = model_step.plan_s(ms)
@@ -134,7 +139,7 @@ def main(argv=None) -> int:
         t0 = time.monotonic()
         print(f"\n=== {suite}: budget {budget:.0f} s -> {path}", flush=True)
         try:
-            if suite in ("sdpa", "sdpa_holdout", "sdpa_headdim"):
+            if suite in ("sdpa", "sdpa_holdout", "sdpa_headdim", "sdpa_random"):
                 if args.dry_run:
                     main_c, hold_c = sdpa.dry_run_configs()
                 else:
@@ -142,6 +147,9 @@ def main(argv=None) -> int:
                 if suite == "sdpa_headdim":
                     hold_c = ([replace(c, suite="sdpa_headdim") for c in hold_c] if args.dry_run
                               else sdpa.build_headdim_configs(args.quick))
+                if suite == "sdpa_random":
+                    hold_c = ([replace(c, suite="sdpa_random") for c in hold_c] if args.dry_run
+                              else sdpa.build_random_configs(args.quick, args.random_n, args.holdout_n))
                 writers = {suite: w}
                 if suite == "sdpa":
                     w_pending = C.RecordWriter(os.path.join(out_dir, sdpa.PENDING_FILE + ".jsonl"), allow_pending=True)

@@ -34,6 +34,9 @@ PREFILL_FLOP_CAP = 1.2e13             # per call; ~36 ms on FA2 at 330 TFLOP/s (
 CHECK_ELEMENTS_CAP = 1 << 26          # float32 reference only when B*HQ*Sq*Skv <= 64 Mi (256 MB scores)
 CHECK_REL_TOL = 2e-2                  # bf16 attention vs float32: expect ~4e-3 (kernels.md: 1e-3..1e-2)
 HOLDOUT_SEED = 20261122
+# Suite `sdpa_random` (fitted): shapes from the same random distribution as the hold-out, another seed, none
+# of them a hold-out shape, so that the fit sees odd lengths and head counts as deployments run them.
+RANDOM_SEED = 20261123
 
 
 @dataclass(frozen=True)
@@ -146,7 +149,7 @@ def build_headdim_configs(quick: bool) -> List[AttnConfig]:
     return [AttnConfig("sdpa_headdim", b, sh) for sh in headdim_shapes(quick) for b in ("flash", "cudnn")]
 
 
-def holdout_shapes(n: int, seed: int = HOLDOUT_SEED) -> List[AttnShape]:
+def holdout_shapes(n: int, seed: int = HOLDOUT_SEED, exclude: Sequence[AttnShape] = ()) -> List[AttnShape]:
     """Seeded random shapes none of the main lists contain: odd lengths, other head counts/dims."""
     rng = random.Random(seed)
     out: List[AttnShape] = []
@@ -167,9 +170,17 @@ def holdout_shapes(n: int, seed: int = HOLDOUT_SEED) -> List[AttnShape]:
             b = rng.choice((1, 2, 3, 5, 6, 12, 24, 48))
             s = int(round(math.exp(rng.uniform(math.log(100), math.log(100000)))))
             sh = AttnShape("decode", b, hq, hkv, 1, s, d, False)
-        if fits(sh) and sh not in out:
+        if fits(sh) and sh not in out and sh not in exclude:
             out.append(sh)
     return out
+
+
+def build_random_configs(quick: bool, n: int, holdout_n: int) -> List[AttnConfig]:
+    """`sdpa_random`: n shapes (quick: 6) drawn like the hold-out's with RANDOM_SEED, excluding every shape of
+    the hold-out list of holdout_n shapes; FlashAttention-2 and cuDNN each."""
+    exclude = holdout_shapes(holdout_n)
+    return [AttnConfig("sdpa_random", b, sh) for sh in holdout_shapes(6 if quick else n, RANDOM_SEED, exclude)
+            for b in ("flash", "cudnn")]
 
 
 def build_configs(quick: bool, holdout_n: int) -> Tuple[List[AttnConfig], List[AttnConfig]]:

@@ -143,6 +143,21 @@ class Sdpa(unittest.TestCase):
             CR.validate_workload(SD.workload(c), out, allow_pending=False)
             self.assertEqual(out, [], c)
 
+    def test_random_suite_is_drawn_like_the_holdout_and_never_holds_a_holdout_shape(self):
+        cfgs = SD.build_random_configs(False, 160, 40)
+        shapes = [c.shape for c in cfgs[::2]]
+        self.assertEqual(len(shapes), 160)
+        self.assertEqual(cfgs, SD.build_random_configs(False, 160, 40))        # seeded
+        self.assertFalse(set(shapes) & set(SD.holdout_shapes(40)))           # the hold-out stays unseen
+        self.assertEqual({s.phase for s in shapes}, {"prefill", "decode"})
+        self.assertEqual({s.head_dim for s in shapes}, {64, 96, 128})
+        self.assertTrue(any(s.q_len % 64 for s in shapes if s.phase == "prefill"))   # odd lengths
+        for c in cfgs:
+            self.assertEqual(c.suite, "sdpa_random")
+            out = []
+            CR.validate_workload(SD.workload(c), out, allow_pending=False)
+            self.assertEqual(out, [], c)
+
     def test_configs_and_workloads_are_valid(self):
         main, hold = SD.build_configs(False, 40)
         labels = {c.label for c in main}
