@@ -363,7 +363,13 @@ CalibrationResult calibrate(const std::vector<MeasurementRecord>& records, const
   cal.set_status("calibrated");
   Calibration scratch = priors;
   int fitted_keys = 0;
-  for (auto& [name, slot] : by_key) {
+  // The follow-up kernel's key first: the other keys' predictions use its fixed cost (Op::follow_up_kernels).
+  std::vector<std::pair<ParamKey, std::vector<const Sample*>>*> order;
+  for (auto& [name, slot] : by_key)
+    if (slot.first == follow_up_kernel_key) order.insert(order.begin(), &slot);
+    else order.push_back(&slot);
+  for (auto* slot_ptr : order) {
+    auto& slot = *slot_ptr;
     const ParamKey& key = slot.first;
     const std::vector<const Sample*>& samples = slot.second;
     KeyFit kf;
@@ -429,12 +435,14 @@ CalibrationResult calibrate(const std::vector<MeasurementRecord>& records, const
     scratch.set(key, kf.params);
     std::vector<double> train_pred;
     for (const Sample* s : samples) train_pred.push_back(predict(s->op, hw, scratch).time_s);
-    scratch.set(key, prior);
+    if (!(key == follow_up_kernel_key)) scratch.set(key, prior);  // the follow-up cost stays for the other keys
     kf.train = error_stats(train_pred, meas);
     result.records_used += kf.records;
     ++fitted_keys;
     result.fits.push_back(kf);
   }
+  std::sort(result.fits.begin(), result.fits.end(),
+            [](const KeyFit& a, const KeyFit& b) { return to_string(a.key) < to_string(b.key); });
   if (fitted_keys == 0) {
     throw InvalidArgumentError("calibration of " + hw.name + ": no parameter key has " + std::to_string(opt.min_records) +
                                " or more usable records (" + std::to_string(fit_samples.size()) + " fit records, " +

@@ -890,6 +890,7 @@ Op attention_op(const AttentionShape& shape, AttentionKernel kernel, Precision q
   at.type = OperatorType::ATTENTION;
   at.kernel = ac.kernel_class;
   at.kernels_per_instance = ac.kernels;
+  at.follow_up_kernels = ac.splits > 1 && kernel == AttentionKernel::fa2 ? 1 : 0;  // the combine kernel
   at.math = ac.math;
   at.support = ac.supported ? Support::native : Support::unsupported;
   at.note = ac.supported ? ac.notes : ac.reason;

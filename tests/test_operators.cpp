@@ -241,3 +241,26 @@ TEST_CASE("embedding gather: PyTorch's small-index kernel walks up to 16 ids one
   CHECK(ops.front().type == OperatorType::EMBEDDINGS);
   CHECK(ops.front().serial_round_trips == 7);
 }
+
+TEST_CASE("a split-KV combine kernel costs an elementwise kernel's fixed cost, not the attention kernel's") {
+  const HardwareSpec& h = hardware().get("h100_sxm");
+  Calibration cal = Calibration::priors(h);
+  KernelParams small = cal.params(follow_up_kernel_key);
+  small.fixed_s = 1.25e-6;  // distinct from every attention key's fixed cost
+  cal.set(follow_up_kernel_key, small);
+  AttentionShape s;
+  s.batch = 1;
+  s.q_heads = 32;
+  s.kv_heads = 8;
+  s.q_len = 1;
+  s.kv_len = 32768;
+  s.head_dim = 128;
+  const Op split = attention_op(s, AttentionKernel::fa2, Precision::bf16, Precision::bf16, h, AttentionOptions{});
+  REQUIRE(split.kernels_per_instance == 2);  // FlashAttention-2 splits one sequence's 32K keys over the SMs
+  CHECK(split.follow_up_kernels == 1);
+  const KernelParams& main_params = cal.params(param_key(split));
+  CHECK(predict(split, h, cal).fixed_s == ROOFLINE_APPROX(main_params.fixed_s + 1.25e-6));
+  // cuDNN's reduction kernel is not published: counted at the attention key's cost.
+  const Op cudnn = attention_op(s, AttentionKernel::cudnn, Precision::bf16, Precision::bf16, h, AttentionOptions{});
+  CHECK(cudnn.follow_up_kernels == 0);
+}

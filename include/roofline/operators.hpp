@@ -179,6 +179,10 @@ struct Op {
   std::int32_t instances = 1;     ///< identical instances (layers) this row stands for
   KernelClass kernel = KernelClass::gemm;
   std::int32_t kernels_per_instance = 1;
+  /// Of kernels_per_instance: small kernels after the main one (the split-KV combine, the split-K
+  /// reduction). Each costs an elementwise kernel's fixed cost (the calibrated residual add), not the main
+  /// kernel's; their bytes are in the memory term.
+  std::int32_t follow_up_kernels = 0;
   MathPath math = MathPath::tc_16bit;
   Support support = Support::native;
   Precision weight_precision = Precision::bf16;

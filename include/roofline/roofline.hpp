@@ -1,5 +1,6 @@
 // Roofline: turns an operator's FLOPs and bytes into time on a GPU.
 //   time = kernels × fixed_s + smooth_max(compute_s, memory_s)
+//   (a follow-up kernel, FlashAttention-2's split-KV combine, pays the residual add's fixed_s instead)
 //   compute_s: FLOPs (GEMMs: padded to tiles and quantised into waves over the SMs) / (peak × efficiency)
 //   memory_s:  bytes / (bandwidth × efficiency × occupancy), occupancy < 1 when too few blocks run
 // The efficiencies, fixed costs and the smoothness of the max are per (GPU, kernel class, math path):
@@ -50,6 +51,10 @@ struct ParamKey {
   bool operator==(const ParamKey&) const = default;
 };
 ParamKey param_key(const Op& op);
+/// The key whose fixed cost a follow-up kernel pays (Op::follow_up_kernels): the residual add, the smallest
+/// elementwise kernel. calibrate() fits it first, so that every other key is fitted against its value.
+inline constexpr ParamKey follow_up_kernel_key{KernelClass::elementwise, MathPath::simt_fp32, AttentionKernel::fa2,
+                                               OperatorType::RESIDUAL};
 /// "gemm/tc_16bit", "attention_decode/tc_16bit/fa2", "elementwise/simt_fp32/rope"
 std::string to_string(const ParamKey& k);
 /// Parses to_string's form; throws InvalidArgumentError.
