@@ -167,7 +167,7 @@ bool CalibrationResult::all_converged() const {
 // ---- the fit --------------------------------------------------------------------------------------
 
 namespace {
-constexpr int n_params = 6;
+constexpr int n_params = 7;
 using Vec = Eigen::Matrix<double, n_params, 1>;
 
 double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
@@ -177,12 +177,12 @@ double logit(double p) {
 }
 
 // Transformed parameters: log fixed cost (µs), logit efficiencies, logit of (p − 1)/15, logit occupancy,
-// log of the per-tile K overhead (in units of 64 elements of K).
+// log of the per-tile K overhead (in units of 64 elements of K), log of the serial step (in units of 0.1 µs).
 Vec to_theta(const KernelParams& p) {
   Vec t;
   t << std::log(std::max(p.fixed_s, 1e-9) / 1e-6), logit(p.memory_efficiency_fraction), logit(p.compute_efficiency_fraction),
       logit((p.overlap_exponent - 1.0) / 15.0), logit(p.occupancy_fraction),
-      std::log(std::max(p.tile_overhead_k_elements, 1.0) / 64.0);
+      std::log(std::max(p.tile_overhead_k_elements, 1.0) / 64.0), std::log(std::max(p.serial_step_s, 1e-9) / 1e-7);
   return t;
 }
 
@@ -193,6 +193,7 @@ KernelParams from_theta(const Vec& t, KernelParams base) {
   base.overlap_exponent = 1.0 + 15.0 * sigmoid(t(3));
   base.occupancy_fraction = sigmoid(t(4));
   base.tile_overhead_k_elements = 64.0 * std::exp(std::clamp(t(5), std::log(1.0 / 64), std::log(64.0)));
+  base.serial_step_s = 1e-7 * std::exp(std::clamp(t(6), std::log(0.1), std::log(100.0)));  // 10 ns .. 10 µs
   return base;
 }
 
@@ -539,6 +540,7 @@ void save_calibration(const CalibrationResult& r, const std::filesystem::path& f
                       {"overlap_exponent", p.overlap_exponent},
                       {"occupancy_fraction", p.occupancy_fraction},
                       {"tile_overhead_k_elements", p.tile_overhead_k_elements},
+                      {"serial_step_s", p.serial_step_s},
                       {"interval_fraction", {p.interval_low_fraction, p.interval_high_fraction}},
                       {"records", f.records},
                       {"iterations", f.iterations},
@@ -620,6 +622,7 @@ Calibration load_calibration(const std::filesystem::path& file, const HardwareSp
     kp.overlap_exponent = p.positive("overlap_exponent");
     kp.occupancy_fraction = p.positive("occupancy_fraction");
     kp.tile_overhead_k_elements = p.positive("tile_overhead_k_elements");
+    if (p.has("serial_step_s")) kp.serial_step_s = p.positive("serial_step_s");  // absent before 2026-11-22: the prior
     const nlohmann::json& iv = j["params"][i]["interval_fraction"];
     if (!iv.is_array() || iv.size() != 2 || !iv[0].is_number() || !iv[1].is_number())
       p.fail("interval_fraction", "must be [low, high]");
@@ -662,6 +665,7 @@ Calibration transfer_calibration(const Calibration& from, const HardwareSpec& fr
         KernelParams p = from.params(k);
         if (p.provenance != Provenance::measured) continue;
         p.fixed_s *= clock_ratio;
+        p.serial_step_s *= clock_ratio;
         p.provenance = Provenance::transferred;
         p.interval_low_fraction *= (1.0 - transfer_interval_widening);
         p.interval_high_fraction *= (1.0 + transfer_interval_widening);

@@ -890,7 +890,12 @@ Op attention_op(const AttentionShape& shape, AttentionKernel kernel, Precision q
   at.type = OperatorType::ATTENTION;
   at.kernel = ac.kernel_class;
   at.kernels_per_instance = ac.kernels;
-  at.follow_up_kernels = ac.splits > 1 && kernel == AttentionKernel::fa2 ? 1 : 0;  // the combine kernel
+  if (ac.splits > 1 && kernel == AttentionKernel::fa2) {
+    // flash_fwd_splitkv_combine_kernel: a small kernel that walks the splits one after another per row
+    // (CUPTI on the H200: 3.9 µs + 0.18 µs per split, from 26.6 µs at 128 splits to 5 µs at 11).
+    at.follow_up_kernels = 1;
+    at.serial_steps = double(ac.splits);
+  }
   at.math = ac.math;
   at.support = ac.supported ? Support::native : Support::unsupported;
   at.note = ac.supported ? ac.notes : ac.reason;

@@ -275,11 +275,11 @@ Op embedding_op(std::int64_t rows, std::int64_t cols, double element_bytes) {
   const double n = double(rows) * double(cols);
   Op op = memory_op(OperatorType::EMBEDDINGS, KernelClass::embedding, n * element_bytes + double(rows) * 8.0,
                     n * element_bytes);
-  op.serial_round_trips = embedding_serial_round_trips(rows);
+  op.serial_steps = embedding_serial_steps(rows);
   return op;
 }
 
-double embedding_serial_round_trips(std::int64_t rows) {
+double embedding_serial_steps(std::int64_t rows) {
   constexpr std::int64_t small_index_limit = 16;  // index_select_out_cuda_impl: numIndices <= 16
   return rows > 1 && rows <= small_index_limit ? double(rows - 1) : 0.0;
 }

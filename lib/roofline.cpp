@@ -25,6 +25,7 @@ std::string_view to_string(Bound b) {
 std::ostream& operator<<(std::ostream& os, const KernelParams& p) {
   return os << "KernelParams{fixed " << p.fixed_s * 1e6 << " us, mem " << p.memory_efficiency_fraction << ", compute "
             << p.compute_efficiency_fraction << ", p " << p.overlap_exponent << ", occupancy " << p.occupancy_fraction
+            << ", serial step " << p.serial_step_s * 1e6 << " us"
             << ", interval [" << p.interval_low_fraction << ", " << p.interval_high_fraction << "], "
             << to_string(p.provenance) << ", " << p.records << " records}";
 }
@@ -407,7 +408,7 @@ Prediction predict(const Op& op, const HardwareSpec& hw, const Calibration& cali
       const double occupancy = op.parallel_ctas > 0 ? occupancy_of(double(op.parallel_ctas)) : 1.0;
       memory_s = bytes / (bw * p.memory_efficiency_fraction * occupancy);
     }
-    if (op.serial_round_trips > 0) memory_s += op.serial_round_trips * streaming_latency_unit_s * p.occupancy_fraction;
+    if (op.serial_steps > 0) memory_s += op.serial_steps * p.serial_step_s;
     body = smooth_max(compute_s, memory_s, e);
   }
   const double fixed_s = op.follow_up_kernels > 0 ? p.fixed_s * (kernels - op.follow_up_kernels) +

@@ -217,15 +217,15 @@ TEST_CASE("a step that does not fit in memory is infeasible with a reason, not a
 TEST_CASE("embedding gather: PyTorch's small-index kernel walks up to 16 ids one after another") {
   // index_select_out_cuda_impl (aten/src/ATen/native/cuda/Indexing.cu) runs indexSelectSmallIndex for up to
   // 16 indices: each thread loops over the ids, one dependent HBM round trip per id after the first.
-  CHECK(embedding_serial_round_trips(1) == 0);
-  CHECK(embedding_serial_round_trips(2) == 1);
-  CHECK(embedding_serial_round_trips(16) == 15);
-  CHECK(embedding_serial_round_trips(17) == 0);
-  CHECK(embedding_serial_round_trips(4096) == 0);
+  CHECK(embedding_serial_steps(1) == 0);
+  CHECK(embedding_serial_steps(2) == 1);
+  CHECK(embedding_serial_steps(16) == 15);
+  CHECK(embedding_serial_steps(17) == 0);
+  CHECK(embedding_serial_steps(4096) == 0);
   const HardwareSpec& h = hardware().get("h100_sxm");
   const Calibration cal = Calibration::priors(h);
   const KernelParams& p = cal.params(param_key(embedding_op(1, 4096, 2.0)));
-  const double latency = 2e-6 * p.occupancy_fraction;
+  const double latency = p.serial_step_s;
   const Op one = embedding_op(1, 4096, 2.0), eight = embedding_op(8, 4096, 2.0), many = embedding_op(32, 4096, 2.0);
   // Bytes: rows × cols × 2 read and written plus an 8-byte id per row.
   CHECK(eight.bytes.total() == ROOFLINE_APPROX(8.0 * 4096 * 2 * 2 + 8 * 8.0));
@@ -239,7 +239,7 @@ TEST_CASE("embedding gather: PyTorch's small-index kernel walks up to 16 ids one
   c.seq_len = 1024;
   const std::vector<Op> ops = build_step(models().get("llama3-8b"), c, h);
   CHECK(ops.front().type == OperatorType::EMBEDDINGS);
-  CHECK(ops.front().serial_round_trips == 7);
+  CHECK(ops.front().serial_steps == 7);
 }
 
 TEST_CASE("a split-KV combine kernel costs an elementwise kernel's fixed cost, not the attention kernel's") {
@@ -258,6 +258,10 @@ TEST_CASE("a split-KV combine kernel costs an elementwise kernel's fixed cost, n
   const Op split = attention_op(s, AttentionKernel::fa2, Precision::bf16, Precision::bf16, h, AttentionOptions{});
   REQUIRE(split.kernels_per_instance == 2);  // FlashAttention-2 splits one sequence's 32K keys over the SMs
   CHECK(split.follow_up_kernels == 1);
+  // The combine walks the splits one after another: one serial step per split.
+  const AttentionCost cost = attention_cost(s, AttentionKernel::fa2, Precision::bf16, Precision::bf16, h, AttentionOptions{});
+  CHECK(cost.splits > 1);
+  CHECK(split.serial_steps == double(cost.splits));
   const KernelParams& main_params = cal.params(param_key(split));
   CHECK(predict(split, h, cal).fixed_s == ROOFLINE_APPROX(main_params.fixed_s + 1.25e-6));
   // cuDNN's reduction kernel is not published: counted at the attention key's cost.

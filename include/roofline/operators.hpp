@@ -204,9 +204,10 @@ struct Op {
   /// Bytes the kernel keeps in flight from HBM (resident blocks × outstanding tile bytes); when set it
   /// replaces parallel_ctas in the occupancy of the memory term (0: not modelled).
   double inflight_bytes = 0;
-  /// Dependent HBM round trips on the kernel's critical path beyond the one its fixed cost holds (0: none).
-  /// Each costs the key's fitted latency, 2 µs × occupancy_fraction (the unit of inflight_bytes).
-  double serial_round_trips = 0;
+  /// Dependent steps on the kernel's critical path beyond what its fixed cost holds (0: none): the ids an
+  /// embedding gather walks one after another, the splits a split-KV combine walks. Each costs the key's
+  /// fitted serial_step_s.
+  double serial_steps = 0;
   std::string note;                 ///< why this op runs as it does (emulation, refusal)
   bool operator==(const Op&) const = default;
 };
@@ -237,8 +238,8 @@ Op gemm_op(const GemmShape& shape, Precision w, Precision a, const HardwareSpec&
 /// index_select_out_cuda_impl): up to 16 indices, every thread walks the indices one after another (the
 /// "small index" kernel), one dependent round trip per further index; above 16, one parallel gather.
 Op embedding_op(std::int64_t rows, std::int64_t cols, double element_bytes);
-/// The embedding gather's Op::serial_round_trips for `rows` token ids: rows - 1 up to 16, else 0.
-double embedding_serial_round_trips(std::int64_t rows);
+/// The embedding gather's Op::serial_steps for `rows` token ids: rows - 1 up to 16, else 0.
+double embedding_serial_steps(std::int64_t rows);
 
 
 }  // namespace roofline

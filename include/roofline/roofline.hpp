@@ -31,6 +31,10 @@ struct KernelParams {
   /// GEMMs: each output tile costs its K loop plus this many K elements' worth of prologue and epilogue
   /// (pipeline fill, C store), which is what makes short-K products slow. Prior 128 (inferred).
   double tile_overhead_k_elements = 128;
+  /// One step of a kernel's dependent loop (Op::serial_steps): an embedding gather's next id (an HBM round
+  /// trip), a split-KV combine's next split. Prior 0.25 µs (inferred: an L2 round trip and its arithmetic;
+  /// FlashAttention-2's combine measured 0.18 µs per split on the H200 with CUPTI).
+  double serial_step_s = 0.25e-6;
   /// Relative prediction interval from held-out residuals (time × these), e.g. 0.9 and 1.1.
   double interval_low_fraction = 0.6;
   double interval_high_fraction = 1.6;
