@@ -387,6 +387,15 @@ Plan make_plan(const AttentionShape& s, AttentionKernel kernel, Precision qkv, c
       if (kernel == AttentionKernel::sage_int8_fp8 && hopper_class(hw)) p.mma_fraction = 1;
       p.split_allowed = false;
       break;
+    case AttentionKernel::mem_efficient:
+      // PyTorch's memory-efficient backend (mem_eff_attention/kernel_forward.h, the kernel our records
+      // name: fmha_cutlassF_bf16_aligned_64x128_rf_sm80): kQueriesPerBlock 64 × kKeysPerBlock 128 up to
+      // head_dim 128 (32 × 128 above), 8 warps, kMinBlocksPerSm = 16 warps / 8 = 2; no split-KV, no GQA packing.
+      p.block_q = d <= 128 ? 64 : 32;
+      p.block_kv = 128;
+      p.max_ctas_per_sm = 2;
+      p.split_allowed = false;
+      break;
     default: break;  // unfused, fa1 and the project's decode kernels have their own cost functions
   }
   return p;
