@@ -11,21 +11,16 @@
 #include <string>
 #include <vector>
 
+#include "bench_support.hpp"
 #include "roofline.hpp"
 
 using namespace roofline;
+using roofline::bench::gpus;
+using roofline::bench::models;
 
 namespace {
 double fastest(const std::vector<double>& v) { return v.empty() ? 0.0 : *std::min_element(v.begin(), v.end()); }
 
-const HardwareRegistry& gpus() {
-  static const HardwareRegistry r = HardwareRegistry::load_directory(std::string(ROOFLINE_SOURCE_DIR) + "/hw_profiles");
-  return r;
-}
-const ModelRegistry& models() {
-  static const ModelRegistry r = ModelRegistry::load_directory(std::string(ROOFLINE_SOURCE_DIR) + "/models");
-  return r;
-}
 
 void BM_step_report_32_layers(benchmark::State& state) {
   const HardwareSpec& h = gpus().get("h100_sxm");

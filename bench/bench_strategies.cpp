@@ -12,23 +12,15 @@
 #include <string>
 #include <vector>
 
+#include "bench_support.hpp"
 #include "roofline.hpp"
 
 using namespace roofline;
+using roofline::bench::gpus;
+using roofline::bench::models;
+using roofline::bench::strategies;
 
 namespace {
-const HardwareRegistry& gpus() {
-  static const HardwareRegistry r = HardwareRegistry::load_directory(std::string(ROOFLINE_SOURCE_DIR) + "/hw_profiles");
-  return r;
-}
-const ModelRegistry& models() {
-  static const ModelRegistry r = ModelRegistry::load_directory(std::string(ROOFLINE_SOURCE_DIR) + "/models");
-  return r;
-}
-const StrategyRegistry& strategies() {
-  static const StrategyRegistry r = StrategyRegistry::load_directory(std::string(ROOFLINE_SOURCE_DIR) + "/strategies");
-  return r;
-}
 
 struct Workload {
   const char* label;
