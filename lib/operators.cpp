@@ -279,6 +279,15 @@ Op embedding_op(std::int64_t rows, std::int64_t cols, double element_bytes) {
   return op;
 }
 
+Op rmsnorm_op(std::int64_t rows, std::int64_t cols, double element_bytes) {
+  const double n = double(rows) * double(cols);
+  Op op = memory_op(OperatorType::RMSNORM, KernelClass::norm, n * element_bytes + double(cols) * element_bytes,
+                    n * element_bytes);
+  op.flops = 4.0 * n;
+  op.parallel_ctas = rows;  // one program per row
+  return op;
+}
+
 double embedding_serial_steps(std::int64_t rows) {
   constexpr std::int64_t small_index_limit = 16;  // index_select_out_cuda_impl: numIndices <= 16
   return rows > 1 && rows <= small_index_limit ? double(rows - 1) : 0.0;
@@ -353,10 +362,7 @@ std::vector<Op> build_step(const ModelConfig& model, const StepConfig& config, c
       ops.push_back(place(gemm_op(GemmShape{d.tokens, n, k, 1}, p.weight, p.activation, hw, t), first, count));
     };
 
-    Op norm = memory_op(OperatorType::RMSNORM, KernelClass::norm, T * double(d.hidden) * act + double(d.hidden) * act,
-                        T * double(d.hidden) * act);
-    norm.flops = 4.0 * T * double(d.hidden);
-    norm.parallel_ctas = d.tokens;  // one program per row
+    const Op norm = rmsnorm_op(d.tokens, d.hidden, act);
     ops.push_back(place(norm, first, count));
     quantize_inputs({OperatorType::Q_PROJ, OperatorType::K_PROJ, OperatorType::V_PROJ}, d.hidden, ops.size() - 1);
     linear(OperatorType::Q_PROJ, d.q_width, d.hidden);
@@ -452,11 +458,7 @@ std::vector<Op> build_step(const ModelConfig& model, const StepConfig& config, c
   }
 
   // Final norm over every token, then the LM head on the last token of each sequence.
-  Op final_norm = memory_op(OperatorType::RMSNORM, KernelClass::norm, T * double(d.hidden) * act + double(d.hidden) * act,
-                            T * double(d.hidden) * act);
-  final_norm.flops = 4.0 * T * double(d.hidden);
-  final_norm.parallel_ctas = d.tokens;
-  ops.push_back(final_norm);
+  ops.push_back(rmsnorm_op(d.tokens, d.hidden, act));
   if (d.vocab > 0) {
     const OpPrecision p = prec.by_op[static_cast<std::size_t>(OperatorType::LM_HEAD)];
     // The final norm runs over every token but the LM head reads only d.lm_rows of them: fused, the norm

@@ -339,8 +339,6 @@ Prediction predict(const Op& op, const HardwareSpec& hw, const Calibration& cali
   if (op.support == Support::emulated && op.kernel == KernelClass::gemm) efficiency *= dequant_compute_fraction;
   const int sms = hw.sms();
   const double e = p.overlap_exponent;
-  // A follow-up kernel (split-KV combine, split-K reduction) costs what a small elementwise kernel costs.
-  auto follow_up_fixed_s = [&] { return calibration.params(follow_up_kernel_key).fixed_s; };
   auto occupancy_of = [&](double ctas) {
     const double full = double(sms) * p.occupancy_fraction;
     return ctas >= full ? 1.0 : ctas / full;  // min(1, ctas / full) without a division when it is 1
@@ -411,9 +409,11 @@ Prediction predict(const Op& op, const HardwareSpec& hw, const Calibration& cali
     if (op.serial_steps > 0) memory_s += op.serial_steps * p.serial_step_s;
     body = smooth_max(compute_s, memory_s, e);
   }
-  const double fixed_s = op.follow_up_kernels > 0 ? p.fixed_s * (kernels - op.follow_up_kernels) +
-                                                      follow_up_fixed_s() * op.follow_up_kernels
-                                                : p.fixed_s * kernels;
+  // A follow-up kernel (FlashAttention-2's split-KV combine) costs what a small elementwise kernel costs.
+  const double fixed_s = op.follow_up_kernels > 0
+                             ? p.fixed_s * (kernels - op.follow_up_kernels) +
+                                   calibration.params(follow_up_kernel_key).fixed_s * op.follow_up_kernels
+                             : p.fixed_s * kernels;
   const double time_s = fixed_s + body;
   const Bound bound = fixed_s > body ? Bound::latency : compute_s > memory_s ? Bound::compute : Bound::memory;
   return Prediction{.time_s = time_s,

@@ -181,12 +181,8 @@ Op elementwise_workload_op(const Workload& w) {
   TensorBytes& b = op.bytes;
   switch (w.elementwise) {
     case ElementwiseKind::rmsnorm:
-      op.type = OperatorType::RMSNORM;
-      op.kernel = KernelClass::norm;
-      b.activations_read_bytes = n * el + double(w.cols) * el;
-      b.activations_written_bytes = n * el;
-      op.flops = 4 * n;
-      op.parallel_ctas = w.rows;  // one program per row (validate/torch/kernels.py: _rmsnorm_kernel)
+      op = rmsnorm_op(w.rows, w.cols, el);
+      op.activation_precision = w.dtype;
       break;
     case ElementwiseKind::rope:
       op.type = OperatorType::ROPE;
@@ -218,12 +214,10 @@ Op elementwise_workload_op(const Workload& w) {
       op.flops = n;
       op.activation_precision = Precision::fp8_e4m3;
       break;
-    case ElementwiseKind::embedding: {
-      const Precision dtype = op.activation_precision;
+    case ElementwiseKind::embedding:
       op = embedding_op(w.rows, w.cols, el);
-      op.activation_precision = dtype;
+      op.activation_precision = w.dtype;
       break;
-    }
   }
   return op;
 }

@@ -179,9 +179,10 @@ struct Op {
   std::int32_t instances = 1;     ///< identical instances (layers) this row stands for
   KernelClass kernel = KernelClass::gemm;
   std::int32_t kernels_per_instance = 1;
-  /// Of kernels_per_instance: small kernels after the main one (the split-KV combine, the split-K
-  /// reduction). Each costs an elementwise kernel's fixed cost (the calibrated residual add), not the main
-  /// kernel's; their bytes are in the memory term.
+  /// Of kernels_per_instance: small kernels after the main one (FlashAttention-2's split-KV combine; the
+  /// GEMM's split-K reduction is costed inside predict() at the GEMM's own fixed cost). Each costs an
+  /// elementwise kernel's fixed cost (the calibrated residual add), not the main kernel's; their bytes are
+  /// in the memory term.
   std::int32_t follow_up_kernels = 0;
   MathPath math = MathPath::tc_16bit;
   Support support = Support::native;
@@ -238,6 +239,10 @@ Op gemm_op(const GemmShape& shape, Precision w, Precision a, const HardwareSpec&
 /// index_select_out_cuda_impl): up to 16 indices, every thread walks the indices one after another (the
 /// "small index" kernel), one dependent round trip per further index; above 16, one parallel gather.
 Op embedding_op(std::int64_t rows, std::int64_t cols, double element_bytes);
+/// RMSNorm over `rows` rows of `cols` elements of `element_bytes`, as our Triton kernel runs it
+/// (validate/torch/kernels.py, _rmsnorm_kernel; the model steps run it too): one program per row reads its
+/// row and the weight vector and writes the row; 4 FLOPs per element.
+Op rmsnorm_op(std::int64_t rows, std::int64_t cols, double element_bytes);
 /// The embedding gather's Op::serial_steps for `rows` token ids: rows - 1 up to 16, else 0.
 double embedding_serial_steps(std::int64_t rows);
 
