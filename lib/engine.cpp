@@ -156,7 +156,9 @@ StepTime StepEvaluator::linear_part(std::int64_t batch, std::int64_t tokens) con
   for (const Linear& l : linear_) {
     Op op = l.op;
     for (int f = 0; f < field_count; ++f) set_field(op, f, l.fields[f].at(T, B));
-    if (op.type == OperatorType::EMBEDDINGS) op.serial_steps = embedding_serial_steps(tokens);  // not affine
+    // Not affine in the tokens: set per call.
+    if (op.type == OperatorType::EMBEDDINGS) op.serial_steps = embedding_serial_steps(tokens);
+    if (op.type == OperatorType::RMSNORM) op.serial_steps = rmsnorm_serial_steps(tokens, model_->hidden_size, hw_->sms());
     accumulate(t, predict(op, *hw_, *calibration_, Load::sustained), double(op.instances));
   }
   return t;

@@ -279,12 +279,32 @@ Op embedding_op(std::int64_t rows, std::int64_t cols, double element_bytes) {
   return op;
 }
 
-Op rmsnorm_op(std::int64_t rows, std::int64_t cols, double element_bytes) {
+int rmsnorm_programs_per_sm(std::int64_t cols) {
+  // validate/torch/kernels.py, rmsnorm_triton: BLOCK = next power of two >= cols, num_warps =
+  // min(16, max(4, BLOCK / 1024)). Registers: 72-80 per thread at every hidden size we measured, no spills
+  // (validate/data/<gpu>/logs/triton_rmsnorm_regs.txt; the row lives in registers, BLOCK / threads = 32
+  // fp32 values per thread), taken as 80. A Hopper, Ampere or Blackwell SM holds 65,536 registers and 2,048
+  // threads (CUDA C++ Programming Guide, compute capability tables).
+  std::int64_t block = 1;
+  while (block < cols) block <<= 1;
+  const std::int64_t warps = std::min<std::int64_t>(16, std::max<std::int64_t>(4, block / 1024));
+  const std::int64_t threads = 32 * warps;
+  constexpr std::int64_t registers_per_thread = 80, registers_per_sm = 65536, threads_per_sm = 2048;
+  return int(std::max<std::int64_t>(1, std::min(registers_per_sm / (registers_per_thread * threads), threads_per_sm / threads)));
+}
+
+double rmsnorm_serial_steps(std::int64_t rows, std::int64_t cols, int sm_count) {
+  if (rmsnorm_programs_per_sm(cols) > 1 || sm_count < 1 || rows <= sm_count) return 0.0;
+  return double((rows + sm_count - 1) / sm_count - 1);
+}
+
+Op rmsnorm_op(std::int64_t rows, std::int64_t cols, double element_bytes, int sm_count) {
   const double n = double(rows) * double(cols);
   Op op = memory_op(OperatorType::RMSNORM, KernelClass::norm, n * element_bytes + double(cols) * element_bytes,
                     n * element_bytes);
   op.flops = 4.0 * n;
   op.parallel_ctas = rows;  // one program per row
+  op.serial_steps = rmsnorm_serial_steps(rows, cols, sm_count);
   return op;
 }
 
@@ -362,7 +382,7 @@ std::vector<Op> build_step(const ModelConfig& model, const StepConfig& config, c
       ops.push_back(place(gemm_op(GemmShape{d.tokens, n, k, 1}, p.weight, p.activation, hw, t), first, count));
     };
 
-    const Op norm = rmsnorm_op(d.tokens, d.hidden, act);
+    const Op norm = rmsnorm_op(d.tokens, d.hidden, act, hw.sms());
     ops.push_back(place(norm, first, count));
     quantize_inputs({OperatorType::Q_PROJ, OperatorType::K_PROJ, OperatorType::V_PROJ}, d.hidden, ops.size() - 1);
     linear(OperatorType::Q_PROJ, d.q_width, d.hidden);
@@ -458,7 +478,7 @@ std::vector<Op> build_step(const ModelConfig& model, const StepConfig& config, c
   }
 
   // Final norm over every token, then the LM head on the last token of each sequence.
-  ops.push_back(rmsnorm_op(d.tokens, d.hidden, act));
+  ops.push_back(rmsnorm_op(d.tokens, d.hidden, act, hw.sms()));
   if (d.vocab > 0) {
     const OpPrecision p = prec.by_op[static_cast<std::size_t>(OperatorType::LM_HEAD)];
     // The final norm runs over every token but the LM head reads only d.lm_rows of them: fused, the norm

@@ -171,7 +171,7 @@ std::string workload_json(const Workload& w) {
 }
 
 namespace {
-Op elementwise_workload_op(const Workload& w) {
+Op elementwise_workload_op(const Workload& w, const HardwareSpec& hw) {
   const double n = double(w.rows) * double(w.cols);
   const double el = bytes_per_element(w.dtype);
   Op op;
@@ -181,7 +181,7 @@ Op elementwise_workload_op(const Workload& w) {
   TensorBytes& b = op.bytes;
   switch (w.elementwise) {
     case ElementwiseKind::rmsnorm:
-      op = rmsnorm_op(w.rows, w.cols, el);
+      op = rmsnorm_op(w.rows, w.cols, el, hw.sms());
       op.activation_precision = w.dtype;
       break;
     case ElementwiseKind::rope:
@@ -267,7 +267,7 @@ Op single_op(const Workload& w, const HardwareSpec& hw, bool describe) {
       if (w.stream != StreamKind::read) op.bytes.activations_written_bytes = b;
       return op;
     }
-    case WorkloadKind::elementwise: return elementwise_workload_op(w);
+    case WorkloadKind::elementwise: return elementwise_workload_op(w, hw);
     case WorkloadKind::model_step:  // not a single operator: step_ops
     case WorkloadKind::launch: break;
   }

@@ -242,6 +242,46 @@ TEST_CASE("embedding gather: PyTorch's small-index kernel walks up to 16 ids one
   CHECK(ops.front().serial_steps == 7);
 }
 
+TEST_CASE("RMSNorm: where one program fills an SM, each SM walks its rows one after another") {
+  // Triton's launch (validate/torch/kernels.py): BLOCK = next power of two, num_warps = min(16, max(4,
+  // BLOCK / 1024)); 80 registers per thread (measured 72-80); 65,536 registers and 2,048 threads per SM.
+  // 3584 and 4096 columns: 4 warps, 65536 / (80 * 128) = 6.4 -> 6 programs; 8192: 8 warps -> 3; 16384 and
+  // above: 16 warps, 65536 / (80 * 512) = 1.6 -> 1.
+  CHECK(rmsnorm_programs_per_sm(3584) == 6);
+  CHECK(rmsnorm_programs_per_sm(4096) == 6);
+  CHECK(rmsnorm_programs_per_sm(8192) == 3);
+  CHECK(rmsnorm_programs_per_sm(16384) == 1);
+  CHECK(rmsnorm_programs_per_sm(53248) == 1);
+  // 32768 rows over 132 SMs: 249 rows on the busiest SM, 248 further rows after its first.
+  CHECK(rmsnorm_serial_steps(32768, 16384, 132) == 248);
+  CHECK(rmsnorm_serial_steps(133, 16384, 132) == 1);
+  CHECK(rmsnorm_serial_steps(132, 16384, 132) == 0);
+  CHECK(rmsnorm_serial_steps(32768, 8192, 132) == 0);  // several programs per SM overlap their latencies
+  const HardwareSpec& h = hardware().get("h100_sxm");
+  const Calibration cal = Calibration::priors(h);
+  const KernelParams& p = cal.params(param_key(rmsnorm_op(1, 16384, 2.0, h.sms())));
+  // 1320 rows (ten per SM, all SMs busy): 1320 x 16384 x 2 bytes read and written plus the 32 KB weight row
+  // = 86,540,288 bytes at the key's streaming rate, then nine serial steps.
+  const Op a = rmsnorm_op(1320, 16384, 2.0, h.sms()), b = rmsnorm_op(2640, 16384, 2.0, h.sms());
+  CHECK(a.serial_steps == 9);
+  CHECK(b.serial_steps == 19);
+  const double rate = 3.35e12 * p.memory_efficiency_fraction;  // H100 SXM: 3.35 TB/s
+  CHECK(predict(a, h, cal).memory_s == doctest::Approx(86540288.0 / rate + 9 * p.serial_step_s).epsilon(1e-9));
+  CHECK(predict(b, h, cal).memory_s == doctest::Approx(173047808.0 / rate + 19 * p.serial_step_s).epsilon(1e-9));
+  // Llama-3.1-405B (hidden 16384) prefill of 2048 tokens: both norms of every layer carry the steps.
+  StepConfig c;
+  c.phase = Phase::prefill;
+  c.batch = 1;
+  c.seq_len = 2048;
+  int norms = 0;
+  for (const Op& op : build_step(models().get("llama3.1-405b"), c, h)) {
+    if (op.type != OperatorType::RMSNORM) continue;
+    ++norms;
+    CHECK(op.serial_steps == 15);  // ceil(2048 / 132) - 1
+  }
+  CHECK(norms >= 2);
+}
+
 TEST_CASE("a split-KV combine kernel costs an elementwise kernel's fixed cost, not the attention kernel's") {
   const HardwareSpec& h = hardware().get("h100_sxm");
   Calibration cal = Calibration::priors(h);

@@ -241,8 +241,15 @@ Op gemm_op(const GemmShape& shape, Precision w, Precision a, const HardwareSpec&
 Op embedding_op(std::int64_t rows, std::int64_t cols, double element_bytes);
 /// RMSNorm over `rows` rows of `cols` elements of `element_bytes`, as our Triton kernel runs it
 /// (validate/torch/kernels.py, _rmsnorm_kernel; the model steps run it too): one program per row reads its
-/// row and the weight vector and writes the row; 4 FLOPs per element.
-Op rmsnorm_op(std::int64_t rows, std::int64_t cols, double element_bytes);
+/// row and the weight vector and writes the row; 4 FLOPs per element. Where one program fills an SM (16
+/// warps from 16,384 columns), each SM walks its rows one after another and every further row exposes the
+/// load -> reduce -> store latency once (Op::serial_steps = rmsnorm_serial_steps); with two or more resident
+/// programs one row's reduction overlaps another's loads.
+Op rmsnorm_op(std::int64_t rows, std::int64_t cols, double element_bytes, int sm_count);
+/// Programs of the Triton RMSNorm kernel resident on one SM for rows of `cols` elements (registers bound).
+int rmsnorm_programs_per_sm(std::int64_t cols);
+/// ceil(rows / SMs) - 1 where one program fills an SM and rows > SMs, else 0.
+double rmsnorm_serial_steps(std::int64_t rows, std::int64_t cols, int sm_count);
 /// The embedding gather's Op::serial_steps for `rows` token ids: rows - 1 up to 16, else 0.
 double embedding_serial_steps(std::int64_t rows);
 
