@@ -654,24 +654,44 @@ Calibration load_calibration(const std::filesystem::path& file, const HardwareSp
   return c;
 }
 
+double transfer_streaming_efficiency(double efficiency, double eta, double from_bw, double to_bw, double sm_rate_ratio) {
+  if (!(efficiency > 0) || !(eta > efficiency) || !(from_bw > 0) || !(to_bw > 0) || !(sm_rate_ratio > 0))
+    return efficiency;
+  // 1 / achieved = 1 / (eta x bandwidth) + 1 / sm_side: solve for the SM side on the source GPU, scale it,
+  // and recombine with the target's bandwidth.
+  const double sm_side = 1.0 / (1.0 / (efficiency * from_bw) - 1.0 / (eta * from_bw)) * sm_rate_ratio;
+  return 1.0 / (to_bw * (1.0 / (eta * to_bw) + 1.0 / sm_side));
+}
+
 Calibration transfer_calibration(const Calibration& from, const HardwareSpec& from_hw, const HardwareSpec& to_hw) {
   Calibration c = Calibration::priors(to_hw);
   const double clock_ratio = (from_hw.boost_clock_hz && to_hw.boost_clock_hz)
                                  ? from_hw.boost_clock_hz->value / to_hw.boost_clock_hz->value
                                  : 1.0;
+  // SIMT streaming kernels (elementwise, norm, embedding): the one closest to the HBM sets the HBM's
+  // streaming efficiency eta on the source GPU; what any other falls short of it is SM-side (Little's law:
+  // bytes in flight per SM over a latency that does not depend on the HBM), which scales with SMs x clock,
+  // not with the bandwidth.
+  double eta = 0;
   for (const ParamKey& k : all_param_keys()) {
-    {
-      {
-        KernelParams p = from.params(k);
-        if (p.provenance != Provenance::measured) continue;
-        p.fixed_s *= clock_ratio;
-        p.serial_step_s *= clock_ratio;
-        p.provenance = Provenance::transferred;
-        p.interval_low_fraction *= (1.0 - transfer_interval_widening);
-        p.interval_high_fraction *= (1.0 + transfer_interval_widening);
-        c.set(k, p);
-      }
-    }
+    const KernelParams& p = from.params(k);
+    if (p.provenance == Provenance::measured && is_simt_streaming(k.kernel))
+      eta = std::max(eta, p.memory_efficiency_fraction);
+  }
+  const double from_bw = from_hw.bandwidth_bytes_per_s(), to_bw = to_hw.bandwidth_bytes_per_s();
+  const double sm_rate_ratio = double(to_hw.sms()) / double(from_hw.sms()) / clock_ratio;
+  for (const ParamKey& k : all_param_keys()) {
+    KernelParams p = from.params(k);
+    if (p.provenance != Provenance::measured) continue;
+    p.fixed_s *= clock_ratio;
+    p.serial_step_s *= clock_ratio;
+    if (is_simt_streaming(k.kernel))
+      p.memory_efficiency_fraction =
+          transfer_streaming_efficiency(p.memory_efficiency_fraction, eta, from_bw, to_bw, sm_rate_ratio);
+    p.provenance = Provenance::transferred;
+    p.interval_low_fraction *= (1.0 - transfer_interval_widening);
+    p.interval_high_fraction *= (1.0 + transfer_interval_widening);
+    c.set(k, p);
   }
   // Sustained ceilings are set by the power limit: carried over only between GPUs of equal power limit and
   // SM count (H100 SXM -> H200 SXM: both 700 W, 132 SMs); otherwise none (burst rates, stated as such).

@@ -128,6 +128,31 @@ TEST_CASE("a calibrated profile round-trips through its file and is transferred 
   CHECK(t.status().find("transferred from h100_sxm") == 0);
 }
 
+TEST_CASE("a SIMT streaming kernel's efficiency transfers by Little's law: its SM-side time per byte is kept") {
+  const double eta = 0.88, from_bw = 3.35e12, to_bw = 4.8e12;
+  // A kernel at the HBM's own efficiency, or above it, is the HBM's: unchanged.
+  CHECK(transfer_streaming_efficiency(eta, eta, from_bw, to_bw, 1.0) == eta);
+  CHECK(transfer_streaming_efficiency(0.95, eta, from_bw, to_bw, 1.0) == 0.95);
+  // Same GPU: identity.
+  CHECK(transfer_streaming_efficiency(0.45, eta, from_bw, from_bw, 1.0) == ROOFLINE_APPROX(0.45));
+  // The SM-side time per byte, 1 / achieved - 1 / (eta x bandwidth), is the same on both GPUs at equal SMs and
+  // clocks, and scales inversely with their SM rate otherwise.
+  for (const double e : {0.2, 0.45, 0.7, 0.85}) {
+    const double to = transfer_streaming_efficiency(e, eta, from_bw, to_bw, 1.0);
+    CHECK(1.0 / (to * to_bw) - 1.0 / (eta * to_bw) == ROOFLINE_APPROX(1.0 / (e * from_bw) - 1.0 / (eta * from_bw)));
+    CHECK(to < e);                 // a larger share of the faster HBM's time is SM-side
+    CHECK(to * to_bw > e * from_bw);  // but the kernel still streams faster on the faster HBM
+    const double twice = transfer_streaming_efficiency(e, eta, from_bw, to_bw, 2.0);
+    CHECK(1.0 / (twice * to_bw) - 1.0 / (eta * to_bw) ==
+          ROOFLINE_APPROX(0.5 * (1.0 / (e * from_bw) - 1.0 / (eta * from_bw))));
+    // Back again: the source efficiency.
+    CHECK(transfer_streaming_efficiency(to, eta, to_bw, from_bw, 1.0) == ROOFLINE_APPROX(e));
+  }
+  // Nonsense inputs leave the efficiency as it is.
+  CHECK(transfer_streaming_efficiency(0.5, eta, 0.0, to_bw, 1.0) == 0.5);
+  CHECK(transfer_streaming_efficiency(0.5, eta, from_bw, to_bw, -1.0) == 0.5);
+}
+
 TEST_CASE("sustained GEMM ceilings come from the ceilings suite, cap whole steps only, and transfer at equal power") {
   const HardwareSpec& h100 = hardware().get("h100_sxm");
   Workload big;

@@ -169,11 +169,23 @@ void save_calibration(const CalibrationResult& result, const std::filesystem::pa
 Calibration load_calibration(const std::filesystem::path& file, const HardwareSpec& hw);
 
 /// The transfer rule for a GPU without measurements: dimensionless efficiencies, the overlap exponent and
-/// the occupancy ramp are copied from a calibrated GPU of the same architecture; fixed costs scale with
-/// the boost-clock ratio when both clocks are known; intervals widen by `transfer_interval_widening`.
+/// the occupancy ramp are copied from a calibrated GPU of the same architecture, except the memory
+/// efficiency of SIMT streaming kernels (transfer_streaming_efficiency); fixed costs scale with the
+/// boost-clock ratio when both clocks are known; intervals widen by `transfer_interval_widening`.
 /// Every parameter is marked Provenance::transferred.
 Calibration transfer_calibration(const Calibration& from, const HardwareSpec& from_hw, const HardwareSpec& to_hw);
 inline constexpr double transfer_interval_widening = 0.10;
+/// SIMT streaming kernels (elementwise, norm, embedding), whose achieved bandwidth is what each SM keeps in
+/// flight over the memory latency.
+constexpr bool is_simt_streaming(KernelClass k) {
+  return k == KernelClass::elementwise || k == KernelClass::norm || k == KernelClass::embedding;
+}
+/// The transfer of a SIMT streaming kernel's memory efficiency (Little's law): its time per byte is the
+/// HBM's, 1 / (eta x bandwidth), plus an SM-side part, bytes in flight per SM over a latency that does not
+/// change with the HBM. eta is the source GPU's best streaming efficiency (its kernel closest to the HBM);
+/// the SM side scales by `sm_rate_ratio` (SMs x clock, target over source). Returns `efficiency` unchanged
+/// when it is not below eta (the kernel is the HBM's) or an input is not positive.
+double transfer_streaming_efficiency(double efficiency, double eta, double from_bw, double to_bw, double sm_rate_ratio);
 
 /// The calibration the library uses for `hw`: data_directory()/calibration/<name>.json if present; else
 /// a transfer from a calibrated GPU of the same architecture in `registry`; else the priors.
