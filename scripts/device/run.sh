@@ -5,6 +5,7 @@
 #                                   gemm_holdout/counters suites               (~6-8 min on an H100)
 #   scripts/device/run.sh torch     PyTorch suites: sdpa, sdpa_holdout, model_step, torch_elementwise (~7 min)
 #   scripts/device/run.sh gemm      the cuBLASLt suites only
+#   scripts/device/run.sh suites NAME...   the named harness suites only (e.g. gemm_random)
 #   scripts/device/run.sh harness-check   GPU tests, the embedding case under compute-sanitizer, the elementwise suite (~3 min)
 #   scripts/device/run.sh kernels [--quick]   the validate/ attention kernels: correctness, sanitizers, timing, SASS
 # Each part stops starting steps after ROOFLINE_BUDGET_S seconds (default 540) and keeps what it measured.
@@ -59,6 +60,7 @@ case "$part" in
     step suite_gemm 200 "$bin/roofline-validate" "${common[@]}" gemm
     step suite_elementwise 60 "$bin/roofline-validate" "${common[@]}" elementwise
     step suite_holdout 90 "$bin/roofline-validate" "${common[@]}" gemm_holdout
+    step suite_random 150 "$bin/roofline-validate" "${common[@]}" gemm_random
     step suite_counters 60 "$bin/roofline-validate" "${common[@]}" counters
     "$bin/roofline-validate" --summary "$data" 2>&1 | tail -40 | tee -a "$log"
     ;;
@@ -82,7 +84,13 @@ case "$part" in
     step suite_ceilings 60 "$bin/roofline-validate" "${common[@]}" ceilings
     step suite_gemm 200 "$bin/roofline-validate" "${common[@]}" gemm
     step suite_holdout 90 "$bin/roofline-validate" "${common[@]}" gemm_holdout
+    step suite_random 150 "$bin/roofline-validate" "${common[@]}" gemm_random
     step suite_counters 60 "$bin/roofline-validate" "${common[@]}" counters
+    ;;
+  suites)  # named harness suites only: scripts/device/run.sh suites gemm_random [...]
+    common=(--hw "$hw" --out-dir "$data" --replace --quiet)
+    for s in "$@"; do step "suite_$s" 300 "$bin/roofline-validate" "${common[@]}" "$s"; done
+    "$bin/roofline-validate" --summary "$data" 2>&1 | tail -40 | tee -a "$log"
     ;;
   kernels)  # each kernel family's device_run.sh, with the per-family limit ROOFLINE_KERNEL_LIMIT_S
     for s in validate/kernels/*/device_run.sh; do

@@ -101,6 +101,7 @@ step suite_ceilings     60 "$runner" "${common[@]}" ceilings      # [~25 s: 8 sh
 step suite_gemm        180 "$runner" "${common[@]}" gemm          # [~60-120 s: ~1100 shapes]
 step suite_elementwise  90 "$runner" "${common[@]}" elementwise   # [~30 s]
 step suite_holdout      90 "$runner" "${common[@]}" gemm_holdout  # [~20 s: 300 shapes]
+step suite_random      150 "$runner" "${common[@]}" gemm_random   # [~30 s: 450 shapes]
 step suite_counters     75 "$runner" "${common[@]}" counters      # [~30 s: kernel replay]
 
 note "records in $data:"

@@ -1,6 +1,7 @@
 // Suites "gemm" (the efficiency surface: M ∈ {1 … 16384} × every distinct linear layer of the shipped
 // models, bf16 and fp8, fp16 and int8 on one model's layers), "gemm_holdout" (150 random shapes from a
-// fixed seed, never used for fitting) and "ceilings" (8192³ and 16384³ per precision, plus a sustained run
+// fixed seed, never used for fitting), "gemm_random" (150 other random shapes of the same distribution,
+// bf16, fp8 and int8, fitted: the model shapes alone never show short K or odd N) and "ceilings" (8192³ and 16384³ per precision, plus a sustained run
 // of ≥ 2 s with clocks and power sampled). All through cuBLASLt (microbench/gemm_cublaslt), inputs random
 // and rotated over ≥ 3× L2 where they fit, each precision first checked against a CPU reference.
 #include <algorithm>
@@ -272,6 +273,33 @@ void run_gemm_holdout_suite(Runner& r) {
       GemmCaseOptions o;
       o.extra = {{"holdout_index", i}, {"holdout_seed", seed}, {"note", "held out: never used for fitting"}};
       measure_gemm(r, *ctx, t, shapes[static_cast<std::size_t>(i)], o, 7000 + 100 * i);
+    }
+  }
+  r.end_suite();
+}
+
+void run_gemm_random_suite(Runner& r) {
+  const Scale scale = r.options().scale;
+  const int count = scale == Scale::full ? 150 : scale == Scale::quick ? 20 : 2;
+  const std::uint64_t seed = 0x52414E444F4Dull;  // "RANDOM"
+  // The hold-out shapes stay out of the fitted suite, even a coincidental one.
+  const std::vector<GemmDims> held = holdout_gemm_shapes(150, 0x484F4C444F5554ull);
+  std::vector<GemmShape> shapes;
+  for (const GemmDims& d : holdout_gemm_shapes(count, seed))
+    if (std::find(held.begin(), held.end(), d) == held.end()) shapes.push_back({d.m, d.n, d.k});
+  const std::vector<GemmDType> types = {GemmDType::bf16, GemmDType::fp8_e4m3, GemmDType::int8};
+  r.begin_suite("gemm_random", static_cast<int>(types.size() * shapes.size()));
+  std::optional<GemmContext> ctx;
+  int epoch = 0;
+  for (std::size_t i = 0; i < shapes.size(); ++i) {
+    for (const GemmDType t : types) {
+      if (!refresh_context(r, ctx, epoch, types)) {
+        r.end_suite();
+        return;
+      }
+      GemmCaseOptions o;
+      o.extra = {{"random_index", i}, {"random_seed", seed}};
+      measure_gemm(r, *ctx, t, shapes[i], o, 9000 + 100 * i);
     }
   }
   r.end_suite();
