@@ -9,9 +9,11 @@
 #include <ctime>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <numeric>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "detail/json_reader.hpp"
 #include "roofline/errors.hpp"
@@ -298,6 +300,80 @@ bool is_single_key(const std::vector<Op>& ops) {
 bool is_sustained_ceiling(const MeasurementRecord& rec) {
   return rec.suite == "ceilings" && rec.workload.kind == WorkloadKind::gemm && rec.label.ends_with("_sustained");
 }
+// Measured library kernel choices the model cannot see (GemmException): fitted GEMM records whose
+// measured / predicted ratio under the final fit lies beyond the square of the key's 90% held-out band;
+// adjacent measured Ms of one (math path, N, K) flagged the same way form one entry.
+std::vector<GemmException> find_gemm_exceptions(const std::vector<Sample>& samples, const HardwareSpec& hw,
+                                                const Calibration& cal) {
+  struct Point {
+    std::int64_t m;
+    double ratio;
+    std::string source;
+  };
+  // Two timings of each record: the CUDA-event median (what the fit uses) and, where the harness took it, the
+  // CUPTI kernel time plus the key's median event - kernel gap (launch gaps inside the replayed graph). An
+  // event median can be inflated by a clock dip in its run; a kernel choice shows in both. A record is
+  // flagged only when both ratios are beyond the band, with the one nearer 1.
+  std::map<MathPath, std::vector<double>> gaps;
+  std::vector<double> kernel_s(samples.size(), 0);
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    const Sample& s = samples[i];
+    if (s.op.kernel != KernelClass::gemm) continue;
+    const nlohmann::json x = nlohmann::json::parse(s.record->extra_json, nullptr, false);
+    if (x.is_object() && x.contains("cupti_kernel_sum_s") && x["cupti_kernel_sum_s"].is_number() &&
+        x["cupti_kernel_sum_s"].get<double>() > 0) {
+      kernel_s[i] = x["cupti_kernel_sum_s"].get<double>();
+      gaps[s.op.math].push_back(s.record->median_s - kernel_s[i]);
+    }
+  }
+  std::map<MathPath, double> gap;
+  for (auto& [math, v] : gaps) gap[math] = std::max(0.0, quantile(v, 0.5));
+  std::map<std::tuple<MathPath, std::int64_t, std::int64_t>, std::vector<Point>> by_nk;
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    const Sample& s = samples[i];
+    if (s.op.kernel != KernelClass::gemm || s.op.gemm.groups != 1) continue;
+    const double predicted = predict(s.op, hw, cal).time_s;
+    if (!(predicted > 0)) continue;
+    const double event = s.record->median_s / predicted;
+    const double kernel = kernel_s[i] > 0 ? (kernel_s[i] + gap[s.op.math]) / predicted : event;
+    const double ratio = (event > 1) == (kernel > 1) ? (std::fabs(std::log(event)) < std::fabs(std::log(kernel)) ? event : kernel)
+                                                     : 1.0;
+    by_nk[{s.op.math, s.op.gemm.n, s.op.gemm.k}].push_back(
+        {s.op.gemm.m, ratio, s.record->file + ":" + std::to_string(s.record->line)});
+  }
+  std::vector<GemmException> out;
+  for (auto& [nk, points] : by_nk) {
+    const auto& [math, n, k] = nk;
+    const KernelParams& p = cal.params(ParamKey{KernelClass::gemm, math});
+    // Beyond the square of the key's 90% held-out band, and material (25% or more off).
+    const double hi = std::max(1.25, p.interval_high_fraction * p.interval_high_fraction);
+    const double lo = std::min(0.8, p.interval_low_fraction * p.interval_low_fraction);
+    // One ratio per measured M (the median of its records), in ascending M.
+    std::map<std::int64_t, std::vector<const Point*>> by_m;
+    for (const Point& pt : points) by_m[pt.m].push_back(&pt);
+    int run_sign = 0;  // the direction of the entry being built; 0: none open
+    for (const auto& [m, at] : by_m) {
+      std::vector<double> r;
+      for (const Point* pt : at) r.push_back(pt->ratio);
+      const double ratio = quantile(r, 0.5);
+      const int sign = ratio > hi ? 1 : ratio < lo ? -1 : 0;
+      if (sign == 0) {
+        run_sign = 0;
+        continue;
+      }
+      if (sign != run_sign) {  // a new run of adjacent flagged Ms
+        out.push_back(GemmException{math, n, k, {}, {}, {}});
+        run_sign = sign;
+      }
+      GemmException& e = out.back();
+      e.m.push_back(m);
+      e.ratio.push_back(ratio);
+      for (const Point* pt : at) e.source += (e.source.empty() ? "" : ", ") + pt->source;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 CalibrationResult calibrate(const std::vector<MeasurementRecord>& records, const HardwareSpec& hw,
@@ -450,6 +526,7 @@ CalibrationResult calibrate(const std::vector<MeasurementRecord>& records, const
                                std::to_string(result.records_skipped) + " skipped)");
   }
   for (const auto& [path, v] : result.sustained) cal.set_sustained_flop_per_s(path, v.first);
+  if (opt.gemm_exceptions) cal.set_gemm_exceptions(find_gemm_exceptions(fit_samples, hw, cal));
   result.calibration = cal;
   std::vector<MeasurementRecord> eval_copy;
   for (const MeasurementRecord* r : eval_records) eval_copy.push_back(*r);
@@ -558,6 +635,10 @@ void save_calibration(const CalibrationResult& r, const std::filesystem::path& f
   nlohmann::json sustained = nlohmann::json::array();
   for (const auto& [path, v] : r.sustained)
     sustained.push_back({{"math", to_string(path)}, {"flop_per_s", v.first}, {"record", v.second}});
+  nlohmann::json exceptions = nlohmann::json::array();
+  for (const GemmException& e : r.calibration.gemm_exceptions())
+    exceptions.push_back({{"math", to_string(e.math)}, {"n", e.n}, {"k", e.k}, {"m", e.m}, {"ratio", e.ratio},
+                          {"records", e.source}});
   nlohmann::json speedups = nlohmann::json::array();
   for (const SpeedupCheck& s : r.speedups)
     speedups.push_back({{"workload", s.workload}, {"measured", s.measured_speedup}, {"predicted", s.predicted_speedup},
@@ -581,6 +662,7 @@ void save_calibration(const CalibrationResult& r, const std::filesystem::path& f
         {"mem_clock_hz", r.device.mem_clock_hz}}},
       {"params", params},
       {"sustained_flop_per_s", sustained},
+      {"gemm_exceptions", exceptions},
       {"evaluations", evals},
       {"speedups", speedups},
       {"warnings", r.warnings},
@@ -650,6 +732,39 @@ Calibration load_calibration(const std::filesystem::path& file, const HardwareSp
       }
       c.set_sustained_flop_per_s(path, e.positive("flop_per_s"));
     }
+  }
+  if (j.contains("gemm_exceptions")) {  // absent before 2026-12-07
+    if (!j["gemm_exceptions"].is_array()) o.fail("gemm_exceptions", "must be an array");
+    std::vector<GemmException> list;
+    for (std::size_t i = 0; i < j["gemm_exceptions"].size(); ++i) {
+      const nlohmann::json& x = j["gemm_exceptions"][i];
+      const detail::JsonObject e(x, file.string(), 0, "gemm_exceptions[" + std::to_string(i) + "]");
+      GemmException g;
+      const std::string math = e.string("math");
+      try {
+        g.math = parse_math_path(math);
+      } catch (const UnknownNameError&) {
+        e.fail("math", "unknown math path '" + math + "'");
+      }
+      g.n = e.positive_integer("n");
+      g.k = e.positive_integer("k");
+      if (!x.contains("m") || !x["m"].is_array() || x["m"].empty()) e.fail("m", "must be a non-empty array of Ms");
+      if (!x.contains("ratio") || !x["ratio"].is_array() || x["ratio"].size() != x["m"].size())
+        e.fail("ratio", "must be an array with one ratio per M");
+      for (std::size_t q = 0; q < x["m"].size(); ++q) {
+        if (!x["m"][q].is_number_integer() || x["m"][q].get<std::int64_t>() < 1 ||
+            (q > 0 && x["m"][q].get<std::int64_t>() <= g.m.back()))
+          e.fail("m", "must be positive integers in ascending order");
+        if (!x["ratio"][q].is_number() || !(x["ratio"][q].get<double>() > 0) ||
+            !std::isfinite(x["ratio"][q].get<double>()))
+          e.fail("ratio", "must be positive numbers");
+        g.m.push_back(x["m"][q].get<std::int64_t>());
+        g.ratio.push_back(x["ratio"][q].get<double>());
+      }
+      g.source = e.string("records");
+      list.push_back(std::move(g));
+    }
+    c.set_gemm_exceptions(std::move(list));
   }
   return c;
 }

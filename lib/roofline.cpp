@@ -318,6 +318,21 @@ bool choose_split(double f1, double c1, double m1, double f2, double c2, double 
 }
 }  // namespace
 
+double Calibration::gemm_exception_factor(MathPath math, const GemmShape& g) const {
+  if (g.groups != 1) return 1.0;
+  for (const GemmException& e : gemm_exceptions_) {
+    if (e.math != math || e.n != g.n || e.k != g.k || e.m.empty() || g.m < e.m.front() || g.m > e.m.back()) continue;
+    for (std::size_t i = 0; i < e.m.size(); ++i) {
+      if (g.m == e.m[i]) return e.ratio[i];
+      if (i + 1 < e.m.size() && g.m < e.m[i + 1]) {  // between two measured Ms: log-linear in M
+        const double t = std::log(double(g.m) / double(e.m[i])) / std::log(double(e.m[i + 1]) / double(e.m[i]));
+        return std::exp((1 - t) * std::log(e.ratio[i]) + t * std::log(e.ratio[i + 1]));
+      }
+    }
+  }
+  return 1.0;
+}
+
 double datasheet_floor_s(const Op& op, const HardwareSpec& hw) {
   const double peak = op.kernel == KernelClass::allreduce ? 0.0 : hw.peak_flop_per_s(op.math);
   const double bw = op.kernel == KernelClass::allreduce ? hw.interconnect_bytes_per_s.value : hw.bandwidth_bytes_per_s();
@@ -414,8 +429,15 @@ Prediction predict(const Op& op, const HardwareSpec& hw, const Calibration& cali
                              ? p.fixed_s * (kernels - op.follow_up_kernels) +
                                    calibration.params(follow_up_kernel_key).fixed_s * op.follow_up_kernels
                              : p.fixed_s * kernels;
-  const double time_s = fixed_s + body;
+  double time_s = fixed_s + body;
   const Bound bound = fixed_s > body ? Bound::latency : compute_s > memory_s ? Bound::compute : Bound::memory;
+  // A measured kernel choice (GemmException), taken at burst clocks: not stacked on a sustained compute cap.
+  double exception = 1.0;
+  if (op.kernel == KernelClass::gemm && !calibration.gemm_exceptions().empty() &&
+      !(load == Load::sustained && bound == Bound::compute)) {
+    exception = calibration.gemm_exception_factor(op.math, op.gemm);
+    time_s *= exception;
+  }
   return Prediction{.time_s = time_s,
                     .compute_s = compute_s,
                     .memory_s = memory_s,
@@ -426,7 +448,8 @@ Prediction predict(const Op& op, const HardwareSpec& hw, const Calibration& cali
                     .intensity_flop_per_byte = bytes > 0 ? flops / bytes : 0.0,
                     .critical_intensity_flop_per_byte = peak > 0 ? peak / hw.bandwidth_bytes_per_s() : 0.0,
                     .interval_low_s = time_s * p.interval_low_fraction,
-                    .interval_high_s = time_s * p.interval_high_fraction};
+                    .interval_high_s = time_s * p.interval_high_fraction,
+                    .exception_factor = exception};
 }
 
 StepPrediction predict_step(const ModelConfig& model, const StepConfig& config, const HardwareSpec& hw,

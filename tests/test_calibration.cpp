@@ -153,6 +153,62 @@ TEST_CASE("a SIMT streaming kernel's efficiency transfers by Little's law: its S
   CHECK(transfer_streaming_efficiency(0.5, eta, from_bw, to_bw, -1.0) == 0.5);
 }
 
+TEST_CASE("a GEMM kernel choice the model cannot see is kept as a measured exception, saved, and never transferred") {
+  const HardwareSpec& h100 = hardware().get("h100_sxm");
+  // Model-generated records plus a planted library choice: N 2048, K 4096 at M 1, 2, 4 take 2.0x, 1.7x, 1.5x
+  // the time of the generating parameters; M 8, 16 and every other shape take what the model says.
+  Calibration generator = Calibration::priors(h100);
+  generator.set(ParamKey{KernelClass::gemm, MathPath::tc_16bit}, truth());
+  std::string text = synthetic_gemm_records(21, "h100_sxm", 120);
+  const std::pair<std::int64_t, double> planted[] = {{1, 2.0}, {2, 1.7}, {4, 1.5}, {8, 1.0}, {16, 1.0}};
+  for (const auto& [m, factor] : planted) {
+    Workload w;
+    w.kind = WorkloadKind::gemm;
+    w.gemm = GemmShape{m, 2048, 4096, 1};
+    w.dtype = Precision::bf16;
+    text += record_line(w, predict_workload(w, h100, generator, models()).time_s * factor, "gemm", "h100_sxm") + "\n";
+  }
+  const CalibrationResult r = calibrate(load_records(write_temp("exception.jsonl", text)), h100, models());
+  const std::vector<GemmException>& ex = r.calibration.gemm_exceptions();
+  REQUIRE(ex.size() == 1);
+  CHECK(ex[0].math == MathPath::tc_16bit);
+  CHECK(ex[0].n == 2048);
+  CHECK(ex[0].k == 4096);
+  CHECK(ex[0].m == std::vector<std::int64_t>{1, 2, 4});
+  CHECK(ex[0].ratio[0] == ROOFLINE_APPROX(2.0).epsilon(0.1));
+  CHECK(ex[0].ratio[2] == ROOFLINE_APPROX(1.5).epsilon(0.1));
+  // Applied at the measured Ms, log-linearly between them, nowhere else.
+  const Calibration& c = r.calibration;
+  CHECK(c.gemm_exception_factor(MathPath::tc_16bit, {2, 2048, 4096, 1}) == ex[0].ratio[1]);
+  const double at3 = c.gemm_exception_factor(MathPath::tc_16bit, {3, 2048, 4096, 1});
+  const double t = std::log(1.5) / std::log(2.0);
+  CHECK(at3 == ROOFLINE_APPROX(std::exp((1 - t) * std::log(ex[0].ratio[1]) + t * std::log(ex[0].ratio[2]))));
+  CHECK(c.gemm_exception_factor(MathPath::tc_16bit, {8, 2048, 4096, 1}) == 1.0);
+  CHECK(c.gemm_exception_factor(MathPath::tc_16bit, {2, 4096, 4096, 1}) == 1.0);
+  CHECK(c.gemm_exception_factor(MathPath::tc_fp8, {2, 2048, 4096, 1}) == 1.0);
+  CHECK(c.gemm_exception_factor(MathPath::tc_16bit, {2, 2048, 4096, 8}) == 1.0);  // grouped (MoE) products
+  // predict() scales the whole time and says so.
+  const Op op = gemm_op(GemmShape{2, 2048, 4096, 1}, Precision::bf16, Precision::bf16, h100);
+  Calibration without = c;
+  without.set_gemm_exceptions({});
+  const Prediction with_ex = predict(op, h100, c), plain = predict(op, h100, without);
+  CHECK(with_ex.exception_factor == ex[0].ratio[1]);
+  CHECK(with_ex.time_s == ROOFLINE_APPROX(plain.time_s * ex[0].ratio[1]));
+  CHECK(plain.exception_factor == 1.0);
+  // Saved and loaded with the profile; a transfer to another GPU drops it (one GPU's library choice).
+  const auto file = std::filesystem::path(ROOFLINE_BINARY_DIR) / "test_tmp" / "exception_h100_sxm.json";
+  save_calibration(r, file);
+  const Calibration loaded = load_calibration(file, h100);
+  REQUIRE(loaded.gemm_exceptions().size() == 1);
+  CHECK(loaded.gemm_exceptions()[0].m == ex[0].m);
+  CHECK(loaded.gemm_exceptions()[0].ratio[1] == ROOFLINE_APPROX(ex[0].ratio[1]));
+  CHECK(transfer_calibration(loaded, h100, hardware().get("h200_sxm")).gemm_exceptions().empty());
+  // Switched off, nothing is kept.
+  FitOptions off;
+  off.gemm_exceptions = false;
+  CHECK(calibrate(load_records(write_temp("exception.jsonl", text)), h100, models(), off).calibration.gemm_exceptions().empty());
+}
+
 TEST_CASE("sustained GEMM ceilings come from the ceilings suite, cap whole steps only, and transfer at equal power") {
   const HardwareSpec& h100 = hardware().get("h100_sxm");
   Workload big;
@@ -228,6 +284,9 @@ TEST_CASE("corrupt calibrated profiles fail with the key path") {
   const std::string sustained =
       bad("calibration_bad_sustained.json").string() + ": sustained_flop_per_s[0].math: unknown math path 'tc_99bit'";
   CHECK_THROWS_WITH_AS(load_calibration(bad("calibration_bad_sustained.json"), h100), sustained.c_str(), ConfigError);
+  const std::string exception =
+      bad("calibration_bad_exception.json").string() + ": gemm_exceptions[0].m: must be positive integers in ascending order";
+  CHECK_THROWS_WITH_AS(load_calibration(bad("calibration_bad_exception.json"), h100), exception.c_str(), ConfigError);
 }
 
 TEST_CASE("error statistics") {

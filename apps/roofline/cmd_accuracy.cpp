@@ -97,6 +97,23 @@ const bool registered = register_command(55, [](CLI::App& app, int&) {
           md << buf << " (`" << v.second << "`)" << (&v == &r.sustained.rbegin()->second ? ".\n\n" : ";");
         }
       }
+      if (!r.calibration.gemm_exceptions().empty()) {
+        md << "Measured library kernel choices (`GemmException`: a fitted GEMM record beyond the square of its key's "
+              "90% held-out band and at least 25% off, in both its event and its CUPTI kernel timing; applied to "
+              "that math path, N and K between the flagged Ms, never transferred to another GPU; the k-fold "
+              "figures below predate them and no hold-out GEMM record falls under one; whole steps use them):";
+        const auto& ex = r.calibration.gemm_exceptions();
+        for (std::size_t i = 0; i < ex.size(); ++i) {
+          md << " " << to_string(ex[i].math) << " N " << ex[i].n << " K " << ex[i].k << " M ";
+          for (std::size_t q = 0; q < ex[i].m.size(); ++q) {
+            char buf[48];
+            std::snprintf(buf, sizeof buf, "%s%lld: %.2fx", q ? ", " : "", static_cast<long long>(ex[i].m[q]),
+                          ex[i].ratio[q]);
+            md << buf;
+          }
+          md << (i + 1 == ex.size() ? ".\n\n" : ";");
+        }
+      }
       md << "### (1) Fitted operator classes, k-fold over shapes (" << o.folds << " folds)\n\n"
          << "| parameter key | records | datasheet median | prior median | held-out median | held-out p90 |\n"
          << "|---|---:|---:|---:|---:|---:|\n";

@@ -77,6 +77,8 @@ struct FitOptions {
   int max_iterations = 1000;
   double ridge = 0.02;        ///< pull of each transformed parameter towards its prior
   /// Suites whose records are fitted; all other suites are evaluated only (never fitted).
+  /// Keep measured library kernel choices the model cannot see (GemmException) in the calibration.
+  bool gemm_exceptions = true;
   std::vector<std::string> fit_suites = {"gemm", "gemm_random", "sdpa", "sdpa_headdim", "sdpa_random", "torch_elementwise"};
   /// Suites of validate/'s own microbenchmarks (bandwidth, launch, its own elementwise kernels, counter
   /// runs): they measure ceilings and other implementations than the ones the model predicts, so they are

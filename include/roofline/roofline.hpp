@@ -66,6 +66,21 @@ ParamKey parse_param_key(std::string_view text);
 /// Every distinct key (each attention class × attention kernel, elementwise × operator type, others once).
 std::vector<ParamKey> all_param_keys();
 
+/// A measured library kernel choice that the tile model cannot see in the shape: calibrate() keeps a fitted
+/// GEMM record whose measured / predicted ratio lies beyond the square of its key's 90% held-out band
+/// (on the H200, fp8 N 1024 K 4096 at M <= 4 runs cuBLASLt's 8x64-tile kernel at 1.4-1.8x the time the
+/// model gives it; the H100 picks a 64x8 tile). Adjacent measured Ms of one (math path, N, K) flagged the
+/// same way form one entry; a GEMM of that math path, N and K with M in [m.front(), m.back()] is scaled by
+/// the ratio interpolated in log M. Measured on one GPU with one library version: never transferred.
+struct GemmException {
+  MathPath math = MathPath::tc_16bit;
+  std::int64_t n = 0, k = 0;
+  std::vector<std::int64_t> m;   ///< measured Ms, ascending
+  std::vector<double> ratio;     ///< measured / predicted at each M
+  std::string source;            ///< the records, file:line
+  bool operator==(const GemmException&) const = default;
+};
+
 /// Parameters for every parameter key of one GPU.
 class Calibration {
  public:
@@ -86,6 +101,10 @@ class Calibration {
   /// predicted under it (Load::sustained): a long prefill cannot run its GEMMs at the burst rate.
   double sustained_flop_per_s(MathPath m) const { return sustained_[static_cast<std::size_t>(m)]; }
   void set_sustained_flop_per_s(MathPath m, double v) { sustained_[static_cast<std::size_t>(m)] = v; }
+  const std::vector<GemmException>& gemm_exceptions() const { return gemm_exceptions_; }
+  void set_gemm_exceptions(std::vector<GemmException> e) { gemm_exceptions_ = std::move(e); }
+  /// The measured factor for a GEMM of `math` and shape `g` (GemmException); 1 when none applies.
+  double gemm_exception_factor(MathPath math, const GemmShape& g) const;
   bool operator==(const Calibration&) const = default;
 
  private:
@@ -104,6 +123,7 @@ class Calibration {
   std::string source_file_;
   std::array<KernelParams, kernel_class_count * math_path_count * variant_count> table_{};
   std::array<double, math_path_count> sustained_{};
+  std::vector<GemmException> gemm_exceptions_;
 };
 
 /// Whether an operator runs alone (burst: clocks at boost, what a single-kernel benchmark measures) or
@@ -122,6 +142,7 @@ struct Prediction {
   double critical_intensity_flop_per_byte = 0;  ///< peak / bandwidth of the op's math path
   double interval_low_s = 0;
   double interval_high_s = 0;
+  double exception_factor = 1;  ///< a measured library kernel choice applied (GemmException); 1: none
   bool operator==(const Prediction&) const = default;
 };
 std::ostream& operator<<(std::ostream& os, const Prediction& p);
