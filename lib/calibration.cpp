@@ -533,25 +533,36 @@ CalibrationResult calibrate(const std::vector<MeasurementRecord>& records, const
   result.evaluations = evaluate(eval_copy, hw, cal, models);
 
   // FP8-over-BF16 speedups of model steps measured in pairs.
+  std::vector<MeasurementRecord> steps;
+  for (const MeasurementRecord* r : eval_records)
+    if (r->workload.kind == WorkloadKind::model_step) steps.push_back(*r);
+  result.speedups = speedup_checks(steps, hw, cal, models);
+  return result;
+}
+
+std::vector<SpeedupCheck> speedup_checks(const std::vector<MeasurementRecord>& records, const HardwareSpec& hw,
+                                         const Calibration& calibration, const ModelRegistry& models) {
   std::map<std::string, std::pair<const MeasurementRecord*, const MeasurementRecord*>> pairs;
-  for (const MeasurementRecord* r : eval_records) {
-    if (r->workload.kind != WorkloadKind::model_step) continue;
-    Workload base = r->workload;
+  for (const MeasurementRecord& r : records) {
+    if (!r.ok || r.device.hw_profile != hw.name || r.workload.kind != WorkloadKind::model_step) continue;
+    if (r.workload.weights != Precision::bf16 && r.workload.weights != Precision::fp8_e4m3) continue;
+    Workload base = r.workload;
     base.weights = Precision::bf16;
     auto& p = pairs[workload_json(base)];
-    (r->workload.weights == Precision::bf16 ? p.first : p.second) = r;
+    (r.workload.weights == Precision::bf16 ? p.first : p.second) = &r;
   }
+  std::vector<SpeedupCheck> out;
   for (auto& [key, p] : pairs) {
     if (!p.first || !p.second) continue;
     SpeedupCheck sc;
     sc.workload = key;
     sc.measured_speedup = p.first->median_s / p.second->median_s;
-    sc.predicted_speedup = predict_workload(p.first->workload, hw, cal, models).time_s /
-                           predict_workload(p.second->workload, hw, cal, models).time_s;
+    sc.predicted_speedup = predict_workload(p.first->workload, hw, calibration, models).time_s /
+                           predict_workload(p.second->workload, hw, calibration, models).time_s;
     sc.error_fraction = std::fabs(sc.predicted_speedup - sc.measured_speedup) / sc.measured_speedup;
-    result.speedups.push_back(sc);
+    out.push_back(sc);
   }
-  return result;
+  return out;
 }
 
 double datasheet_roofline_s(const Workload& w, const HardwareSpec& hw, const ModelRegistry& models) {

@@ -142,6 +142,7 @@ const bool registered = register_command(55, [](CLI::App& app, int&) {
 
     // (3) Transfer across GPUs of one architecture.
     bool header = false;
+    std::vector<std::string> speedup_notes;
     for (const auto& [from, fr] : results) {
       for (const auto& [to, recs] : by_gpu) {
         if (to == from) continue;
@@ -164,7 +165,24 @@ const bool registered = register_command(55, [](CLI::App& app, int&) {
         for (const EvaluationGroup& g : evaluate(model_recs, *b, t, models))
           md << "| " << from << " → " << to << " | " << g.name << " | " << g.calibrated.count << " | " << cell(g.datasheet)
              << " | " << cell(g.calibrated) << " | " << cell90(g.calibrated) << " |\n";
+        std::vector<double> decode;
+        for (const SpeedupCheck& sc : speedup_checks(model_recs, *b, t, models))
+          if (sc.workload.find("\"phase\":\"decode\"") != std::string::npos) decode.push_back(sc.error_fraction);
+        if (!decode.empty()) {
+          std::sort(decode.begin(), decode.end());
+          char buf[256];
+          std::snprintf(buf, sizeof buf,
+                        "%s → %s: FP8-over-BF16 speedup of %zu decode steps, error median %.1f%%, worst %.1f%%, %zu "
+                        "over 10%% (measured library kernel choices are not transferred)",
+                        from.c_str(), to.c_str(), decode.size(), 100 * decode[decode.size() / 2], 100 * decode.back(),
+                        std::size_t(std::count_if(decode.begin(), decode.end(), [](double e) { return e > 0.10; })));
+          speedup_notes.push_back(buf);
+        }
       }
+    }
+    if (!speedup_notes.empty()) {
+      md << "\n";
+      for (const std::string& n : speedup_notes) md << n << ".\n\n";
     }
     if (results.empty()) md << "\nNo GPU has enough records to calibrate.\n";
     if (o.out.empty()) std::cout << md.str();

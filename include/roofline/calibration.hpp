@@ -164,6 +164,11 @@ std::vector<EvaluationGroup> evaluate(const std::vector<MeasurementRecord>& reco
 
 // ---- calibrated profiles --------------------------------------------------------------------------
 
+/// FP8-over-BF16 speedups of the model steps in `records` measured in pairs (the same step with bf16 and
+/// fp8_e4m3 weights on `hw`), measured against predicted with `calibration`.
+std::vector<SpeedupCheck> speedup_checks(const std::vector<MeasurementRecord>& records, const HardwareSpec& hw,
+                                         const Calibration& calibration, const ModelRegistry& models);
+
 /// Writes calibration/<gpu>.json (atomically): parameters per key with residuals, records used, fit method.
 void save_calibration(const CalibrationResult& result, const std::filesystem::path& file);
 /// Loads a calibrated profile for `hw`; throws ConfigError (file, key path) for a corrupt file or one
