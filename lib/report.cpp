@@ -71,6 +71,7 @@ nlohmann::json to_json(const StepReport& r) {
     };
     if (op.kernel == KernelClass::gemm) j["gemm"] = {{"m", op.gemm.m}, {"n", op.gemm.n}, {"k", op.gemm.k}, {"groups", op.gemm.groups}};
     if (!op.note.empty()) j["note"] = op.note;
+    if (q.exception_factor != 1.0) j["measured_kernel_choice_factor"] = q.exception_factor;
     ops.push_back(std::move(j));
   }
   nlohmann::json out = {
@@ -118,9 +119,11 @@ std::string render_table(const StepReport& r) {
   const std::vector<std::string> header = {"operator", "x", "kernel", "precision", "FLOP", "bytes", "FLOP/B", "bound",
                                            "time", "share"};
   std::vector<std::vector<std::string>> rows;
+  int exceptions = 0;
   for (const OpPrediction& o : p.ops) {
     const Op& op = o.op;
-    rows.push_back({op_label(op), std::to_string(op.instances), std::string(to_string(op.kernel)), precision_text(op),
+    if (o.prediction.exception_factor != 1.0) ++exceptions;
+    rows.push_back({op_label(op) + (o.prediction.exception_factor != 1.0 ? " *" : ""), std::to_string(op.instances), std::string(to_string(op.kernel)), precision_text(op),
                     num(op.flops * op.instances), num(op.bytes.total() * op.instances),
                     num(o.prediction.intensity_flop_per_byte, "%.1f"), std::string(to_string(o.prediction.bound)),
                     format_time_s(o.total_s()), num(p.time_s > 0 ? 100.0 * o.total_s() / p.time_s : 0, "%.1f%%")});
@@ -138,6 +141,8 @@ std::string render_table(const StepReport& r) {
   };
   line(header);
   for (const auto& row : rows) line(row);
+  if (exceptions > 0)
+    os << "* a GEMM library kernel choice measured on this GPU, applied as measured (calibration: gemm_exceptions)\n";
   os << "\n";
   os << "step time     " << format_time_s(p.time_s) << "  (interval " << format_time_s(p.interval_low_s) << " .. "
      << format_time_s(p.interval_high_s) << ")\n";

@@ -40,6 +40,9 @@ expect 0 "fits          NO: weights" -- report --model llama3-70b --hw h100_sxm 
 expect 2 "FlashAttention-3 needs Hopper" -- report --model llama3-8b --hw a100_sxm_80gb --seq-len 128 --phase prefill --attention fa3 --format json
 expect 0 "w4a16_aggressive +int4 +bf16" -- strategies list
 expect 0 "runs weight-only: nvfp4 weights dequantised to 16-bit in the main loop" -- strategies show nvfp4_blackwell --hw h100_sxm
+# The H200's measured cuBLASLt choice for fp8 k/v_proj at M <= 4 (calibration/h200_sxm.json: gemm_exceptions).
+expect 0 "^k_proj\[0-31\] \* " -- report --model llama3-8b --hw h200_sxm --phase decode --seq-len 2048 --batch 1 --weights fp8_e4m3
+expect 0 "^\* a GEMM library kernel choice measured on this GPU" -- report --model llama3-8b --hw h200_sxm --phase decode --seq-len 2048 --batch 1 --weights fp8_e4m3
 expect 0 "precision fp8_balanced \(KV fp8_e4m3\)" -- report --model llama3-8b --hw h100_sxm --seq-len 4096 --strategy fp8_balanced
 expect 0 "note: strategy fp8_balanced on a100_sxm_80gb: kv_cache \(all layers\) emulated" -- report --model llama3-8b --hw a100_sxm_80gb --seq-len 4096 --strategy fp8_balanced
 expect 2 "strategy 'nvfp4_blackwell' is refused on h100_sxm \(policy refuse\): q_proj \(all layers\)" -- report --model llama3-8b --hw h100_sxm --seq-len 4096 --strategy nvfp4_blackwell --policy refuse
