@@ -811,9 +811,18 @@ Calibration transfer_calibration(const Calibration& from, const HardwareSpec& fr
     if (p.provenance != Provenance::measured) continue;
     p.fixed_s *= clock_ratio;
     p.serial_step_s *= clock_ratio;
+    const double from_rate = from_bw * p.memory_efficiency_fraction;
     if (is_simt_streaming(k.kernel))
       p.memory_efficiency_fraction =
           transfer_streaming_efficiency(p.memory_efficiency_fraction, eta, from_bw, to_bw, sm_rate_ratio);
+    // The occupancy ramp (Little's law again): below saturation each block streams what it keeps in flight
+    // over a latency the HBM does not change, bandwidth x efficiency / (SMs x occupancy fraction) per block;
+    // that rate is kept (scaled by the clock) and a faster HBM needs more blocks to saturate. Decode
+    // attention's fraction is already a latency (Op::inflight_bytes) and stays.
+    if (k.kernel != KernelClass::attention_decode && p.occupancy_fraction > 0) {
+      const double per_block = from_rate / (double(from_hw.sms()) * p.occupancy_fraction) / clock_ratio;
+      p.occupancy_fraction = std::min(1.0, to_bw * p.memory_efficiency_fraction / (double(to_hw.sms()) * per_block));
+    }
     p.provenance = Provenance::transferred;
     p.interval_low_fraction *= (1.0 - transfer_interval_widening);
     p.interval_high_fraction *= (1.0 + transfer_interval_widening);

@@ -118,10 +118,18 @@ TEST_CASE("a calibrated profile round-trips through its file and is transferred 
   const std::string wrong_gpu = file.string() + ": gpu: this profile is for 'h100_sxm', not 'h200_sxm'";
   CHECK_THROWS_WITH_AS(load_calibration(file, h200), wrong_gpu.c_str(), ConfigError);
   // Transfer: efficiencies copied, fixed cost scaled by the boost-clock ratio (both 1980 MHz: unchanged),
-  // intervals widened by 10%, marked transferred; unmeasured keys stay priors.
+  // the occupancy ramp kept per block, intervals widened by 10%, marked transferred; unmeasured keys stay priors.
   const Calibration t = transfer_calibration(loaded, h100, h200);
   CHECK(t.params(key).provenance == Provenance::transferred);
   CHECK(t.params(key).memory_efficiency_fraction == loaded.params(key).memory_efficiency_fraction);
+  // Below saturation a block streams at the same rate on both GPUs (equal SMs and clocks): the H200's faster
+  // HBM needs proportionally more blocks to saturate.
+  const double per_block_from = h100.bandwidth_bytes_per_s() * loaded.params(key).memory_efficiency_fraction /
+                                (h100.sms() * loaded.params(key).occupancy_fraction);
+  const double per_block_to =
+      h200.bandwidth_bytes_per_s() * t.params(key).memory_efficiency_fraction / (h200.sms() * t.params(key).occupancy_fraction);
+  if (t.params(key).occupancy_fraction < 1.0) CHECK(per_block_to == ROOFLINE_APPROX(per_block_from));
+  CHECK(t.params(key).occupancy_fraction > loaded.params(key).occupancy_fraction);
   CHECK(t.params(key).fixed_s == ROOFLINE_APPROX(loaded.params(key).fixed_s));
   CHECK(t.params(key).interval_high_fraction == ROOFLINE_APPROX(loaded.params(key).interval_high_fraction * 1.1));
   CHECK(t.params(ParamKey{KernelClass::norm, MathPath::simt_fp32}).provenance == Provenance::inferred);

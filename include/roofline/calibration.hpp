@@ -177,8 +177,11 @@ Calibration load_calibration(const std::filesystem::path& file, const HardwareSp
 
 /// The transfer rule for a GPU without measurements: dimensionless efficiencies, the overlap exponent and
 /// the occupancy ramp are copied from a calibrated GPU of the same architecture, except the memory
-/// efficiency of SIMT streaming kernels (transfer_streaming_efficiency); fixed costs scale with the
-/// boost-clock ratio when both clocks are known; intervals widen by `transfer_interval_widening`.
+/// efficiency of SIMT streaming kernels (transfer_streaming_efficiency) and the occupancy fraction, which
+/// keeps each block's streaming rate below saturation, bandwidth x efficiency / (SMs x fraction), scaled by
+/// the clock (decode attention's fraction, a latency, stays); fixed costs scale with the boost-clock ratio
+/// when both clocks are known; intervals widen by `transfer_interval_widening`. Measured library kernel
+/// choices (GemmException) are not transferred.
 /// Every parameter is marked Provenance::transferred.
 Calibration transfer_calibration(const Calibration& from, const HardwareSpec& from_hw, const HardwareSpec& to_hw);
 inline constexpr double transfer_interval_widening = 0.10;
