@@ -301,8 +301,8 @@ bool is_sustained_ceiling(const MeasurementRecord& rec) {
   return rec.suite == "ceilings" && rec.workload.kind == WorkloadKind::gemm && rec.label.ends_with("_sustained");
 }
 // Measured library kernel choices the model cannot see (GemmException): fitted GEMM records whose
-// measured / predicted ratio under the final fit lies beyond the square of the key's 90% held-out band;
-// adjacent measured Ms of one (math path, N, K) flagged the same way form one entry.
+// measured / predicted ratio under the final fit lies beyond the square of the key's 90% held-out band and
+// at least 25% off; adjacent measured Ms of one (math path, N, K) flagged the same way form one entry.
 std::vector<GemmException> find_gemm_exceptions(const std::vector<Sample>& samples, const HardwareSpec& hw,
                                                 const Calibration& cal) {
   struct Point {
@@ -336,8 +336,8 @@ std::vector<GemmException> find_gemm_exceptions(const std::vector<Sample>& sampl
     if (!(predicted > 0)) continue;
     const double event = s.record->median_s / predicted;
     const double kernel = kernel_s[i] > 0 ? (kernel_s[i] + gap[s.op.math]) / predicted : event;
-    const double ratio = (event > 1) == (kernel > 1) ? (std::fabs(std::log(event)) < std::fabs(std::log(kernel)) ? event : kernel)
-                                                     : 1.0;
+    const bool agree = (event > 1) == (kernel > 1);
+    const double ratio = !agree ? 1.0 : std::fabs(std::log(event)) < std::fabs(std::log(kernel)) ? event : kernel;
     by_nk[{s.op.math, s.op.gemm.n, s.op.gemm.k}].push_back(
         {s.op.gemm.m, ratio, s.record->file + ":" + std::to_string(s.record->line)});
   }
