@@ -306,6 +306,7 @@ WorkloadPrediction predict_workload(const Workload& w, const HardwareSpec& hw, c
     r.interval_high_s += p.interval_high_s * n;
     r.flops += op.flops * n;
     r.bytes += op.bytes.total() * n;
+    if (p.exception_factor != 1.0) r.measured_choice_share_fraction += p.time_s * n;
     if (p.time_s * n > longest) {
       longest = p.time_s * n;
       r.bound = p.bound;
@@ -316,6 +317,7 @@ WorkloadPrediction predict_workload(const Workload& w, const HardwareSpec& hw, c
   } else {
     add(single_op(w, hw, false));  // one operator: no vector, no notes
   }
+  if (r.measured_choice_share_fraction > 0) r.measured_choice_share_fraction /= r.time_s;
   return r;
 }
 
@@ -364,6 +366,10 @@ bool predict_line(std::string_view line, const std::string& file, int line_numbe
     number(p.flops);
     out += ",\"bytes\":";
     number(p.bytes);
+    if (p.measured_choice_share_fraction > 0) {  // priced (partly) by a measured library kernel choice
+      out += ",\"measured_kernel_choice_share\":";
+      number(p.measured_choice_share_fraction);
+    }
     out += '}';
     return true;
   } catch (const Error& e) {

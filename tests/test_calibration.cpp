@@ -203,6 +203,19 @@ TEST_CASE("a GEMM kernel choice the model cannot see is kept as a measured excep
   CHECK(with_ex.exception_factor == ex[0].ratio[1]);
   CHECK(with_ex.time_s == ROOFLINE_APPROX(plain.time_s * ex[0].ratio[1]));
   CHECK(plain.exception_factor == 1.0);
+  // Batch prediction says which share of a workload's time a measured choice priced.
+  Workload w2;
+  w2.kind = WorkloadKind::gemm;
+  w2.gemm = GemmShape{2, 2048, 4096, 1};
+  w2.dtype = Precision::bf16;
+  CHECK(predict_workload(w2, h100, c, models()).measured_choice_share_fraction == 1.0);
+  w2.gemm.m = 8;
+  CHECK(predict_workload(w2, h100, c, models()).measured_choice_share_fraction == 0.0);
+  std::string line;
+  REQUIRE(predict_line(R"({"op":"gemm","m":2,"n":2048,"k":4096,"dtype":"bf16"})", "t", 1, h100, c, models(), line));
+  CHECK(line.find("\"measured_kernel_choice_share\":1}") != std::string::npos);
+  REQUIRE(predict_line(R"({"op":"gemm","m":8,"n":2048,"k":4096,"dtype":"bf16"})", "t", 1, h100, c, models(), line));
+  CHECK(line.find("measured_kernel_choice_share") == std::string::npos);
   // Saved and loaded with the profile; a transfer to another GPU drops it (one GPU's library choice).
   const auto file = std::filesystem::path(ROOFLINE_BINARY_DIR) / "test_tmp" / "exception_h100_sxm.json";
   save_calibration(r, file);

@@ -69,6 +69,8 @@ struct WorkloadPrediction {
   Bound bound = Bound::memory;  ///< of the operator that takes the most time
   double flops = 0;
   double bytes = 0;
+  /// Share of the time priced by a measured library kernel choice (GemmException); 0: none.
+  double measured_choice_share_fraction = 0;
   bool operator==(const WorkloadPrediction&) const = default;
 };
 
