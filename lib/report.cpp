@@ -122,8 +122,10 @@ std::string render_table(const StepReport& r) {
   int exceptions = 0;
   for (const OpPrediction& o : p.ops) {
     const Op& op = o.op;
-    if (o.prediction.exception_factor != 1.0) ++exceptions;
-    rows.push_back({op_label(op) + (o.prediction.exception_factor != 1.0 ? " *" : ""), std::to_string(op.instances), std::string(to_string(op.kernel)), precision_text(op),
+    const bool measured_choice = o.prediction.exception_factor != 1.0;
+    exceptions += measured_choice;
+    rows.push_back({op_label(op) + (measured_choice ? " *" : ""), std::to_string(op.instances),
+                    std::string(to_string(op.kernel)), precision_text(op),
                     num(op.flops * op.instances), num(op.bytes.total() * op.instances),
                     num(o.prediction.intensity_flop_per_byte, "%.1f"), std::string(to_string(o.prediction.bound)),
                     format_time_s(o.total_s()), num(p.time_s > 0 ? 100.0 * o.total_s() / p.time_s : 0, "%.1f%%")});

@@ -165,17 +165,21 @@ const bool registered = register_command(55, [](CLI::App& app, int&) {
         for (const EvaluationGroup& g : evaluate(model_recs, *b, t, models))
           md << "| " << from << " → " << to << " | " << g.name << " | " << g.calibrated.count << " | " << cell(g.datasheet)
              << " | " << cell(g.calibrated) << " | " << cell90(g.calibrated) << " |\n";
-        std::vector<double> decode;
-        for (const SpeedupCheck& sc : speedup_checks(model_recs, *b, t, models))
-          if (sc.workload.find("\"phase\":\"decode\"") != std::string::npos) decode.push_back(sc.error_fraction);
-        if (!decode.empty()) {
-          std::sort(decode.begin(), decode.end());
+        std::vector<double> predicted, measured;
+        int over = 0;
+        for (const SpeedupCheck& sc : speedup_checks(model_recs, *b, t, models)) {
+          if (sc.workload.find("\"phase\":\"decode\"") == std::string::npos) continue;
+          predicted.push_back(sc.predicted_speedup);
+          measured.push_back(sc.measured_speedup);
+          over += sc.error_fraction > 0.10;
+        }
+        if (!measured.empty()) {
+          const ErrorStats e = error_stats(predicted, measured);
           char buf[256];
           std::snprintf(buf, sizeof buf,
-                        "%s → %s: FP8-over-BF16 speedup of %zu decode steps, error median %.1f%%, worst %.1f%%, %zu "
+                        "%s → %s: FP8-over-BF16 speedup of %d decode steps, error median %.1f%%, worst %.1f%%, %d "
                         "over 10%% (measured library kernel choices are not transferred)",
-                        from.c_str(), to.c_str(), decode.size(), 100 * decode[decode.size() / 2], 100 * decode.back(),
-                        std::size_t(std::count_if(decode.begin(), decode.end(), [](double e) { return e > 0.10; })));
+                        from.c_str(), to.c_str(), e.count, 100 * e.median, 100 * e.max, over);
           speedup_notes.push_back(buf);
         }
       }

@@ -254,41 +254,23 @@ void run_gemm_suite(Runner& r) {
   r.end_suite();
 }
 
-void run_gemm_holdout_suite(Runner& r) {
+namespace {
+
+constexpr std::uint64_t kHoldoutSeed = 0x484F4C444F5554ull;  // "HOLDOUT"
+constexpr std::uint64_t kRandomSeed = 0x52414E444F4Dull;     // "RANDOM"
+constexpr int kRandomShapesFull = 150;
+
+int random_shape_count(const Runner& r) {
   const Scale scale = r.options().scale;
-  const int count = scale == Scale::full ? 150 : scale == Scale::quick ? 20 : 2;
-  const std::uint64_t seed = 0x484F4C444F5554ull;  // "HOLDOUT"
-  std::vector<GemmShape> shapes;
-  for (const GemmDims& d : holdout_gemm_shapes(count, seed)) shapes.push_back({d.m, d.n, d.k});
-  r.begin_suite("gemm_holdout", 2 * count);
-  const std::vector<GemmDType> types = {GemmDType::bf16, GemmDType::fp8_e4m3};
-  std::optional<GemmContext> ctx;
-  int epoch = 0;
-  for (int i = 0; i < count; ++i) {
-    for (const GemmDType t : types) {
-      if (!refresh_context(r, ctx, epoch, types)) {
-        r.end_suite();
-        return;
-      }
-      GemmCaseOptions o;
-      o.extra = {{"holdout_index", i}, {"holdout_seed", seed}, {"note", "held out: never used for fitting"}};
-      measure_gemm(r, *ctx, t, shapes[static_cast<std::size_t>(i)], o, 7000 + 100 * i);
-    }
-  }
-  r.end_suite();
+  return scale == Scale::full ? kRandomShapesFull : scale == Scale::quick ? 20 : 2;
 }
 
-void run_gemm_random_suite(Runner& r) {
-  const Scale scale = r.options().scale;
-  const int count = scale == Scale::full ? 150 : scale == Scale::quick ? 20 : 2;
-  const std::uint64_t seed = 0x52414E444F4Dull;  // "RANDOM"
-  // The hold-out shapes stay out of the fitted suite, even a coincidental one.
-  const std::vector<GemmDims> held = holdout_gemm_shapes(150, 0x484F4C444F5554ull);
-  std::vector<GemmShape> shapes;
-  for (const GemmDims& d : holdout_gemm_shapes(count, seed))
-    if (std::find(held.begin(), held.end(), d) == held.end()) shapes.push_back({d.m, d.n, d.k});
-  const std::vector<GemmDType> types = {GemmDType::bf16, GemmDType::fp8_e4m3, GemmDType::int8};
-  r.begin_suite("gemm_random", static_cast<int>(types.size() * shapes.size()));
+// One suite of shapes measured in every precision of `types`, shape by shape; `extra(i)` is the provenance
+// stored with shape i's records, `fill_seed + 100 i` seeds its operands.
+template <class Extra>
+void measure_shape_list(Runner& r, const std::string& suite, const std::vector<GemmShape>& shapes,
+                        const std::vector<GemmDType>& types, Extra extra, std::uint64_t fill_seed) {
+  r.begin_suite(suite, static_cast<int>(types.size() * shapes.size()));
   std::optional<GemmContext> ctx;
   int epoch = 0;
   for (std::size_t i = 0; i < shapes.size(); ++i) {
@@ -298,11 +280,35 @@ void run_gemm_random_suite(Runner& r) {
         return;
       }
       GemmCaseOptions o;
-      o.extra = {{"random_index", i}, {"random_seed", seed}};
-      measure_gemm(r, *ctx, t, shapes[i], o, 9000 + 100 * i);
+      o.extra = extra(i);
+      measure_gemm(r, *ctx, t, shapes[i], o, fill_seed + 100 * i);
     }
   }
   r.end_suite();
+}
+
+}  // namespace
+
+void run_gemm_holdout_suite(Runner& r) {
+  std::vector<GemmShape> shapes;
+  for (const GemmDims& d : holdout_gemm_shapes(random_shape_count(r), kHoldoutSeed)) shapes.push_back({d.m, d.n, d.k});
+  measure_shape_list(
+      r, "gemm_holdout", shapes, {GemmDType::bf16, GemmDType::fp8_e4m3},
+      [](std::size_t i) {
+        return json{{"holdout_index", i}, {"holdout_seed", kHoldoutSeed}, {"note", "held out: never used for fitting"}};
+      },
+      7000);
+}
+
+void run_gemm_random_suite(Runner& r) {
+  // The hold-out shapes stay out of the fitted suite, even a coincidental one.
+  const std::vector<GemmDims> held = holdout_gemm_shapes(kRandomShapesFull, kHoldoutSeed);
+  std::vector<GemmShape> shapes;
+  for (const GemmDims& d : holdout_gemm_shapes(random_shape_count(r), kRandomSeed))
+    if (std::find(held.begin(), held.end(), d) == held.end()) shapes.push_back({d.m, d.n, d.k});
+  measure_shape_list(
+      r, "gemm_random", shapes, {GemmDType::bf16, GemmDType::fp8_e4m3, GemmDType::int8},
+      [](std::size_t i) { return json{{"random_index", i}, {"random_seed", kRandomSeed}}; }, 9000);
 }
 
 namespace {
