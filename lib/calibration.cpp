@@ -212,12 +212,20 @@ struct LmResult {
   int iterations = 0;
 };
 
+// `fixed`: a bit per transformed parameter held at the prior's value (its Jacobian column is zero, so the
+// step leaves it).
 LmResult fit_key(const std::vector<const Sample*>& samples, const ParamKey& key, const KernelParams& prior,
-                 const HardwareSpec& hw, Calibration& scratch, const FitOptions& opt) {
+                 const HardwareSpec& hw, Calibration& scratch, const FitOptions& opt, unsigned fixed = 0) {
   const Vec theta0 = to_theta(prior);
   const std::size_t n = samples.size();
   const double sr = std::sqrt(opt.ridge);
-  auto residuals = [&](const Vec& t, Eigen::VectorXd& r) {
+  auto held = [&](Vec t) {
+    for (int j = 0; j < n_params; ++j)
+      if (fixed & (1u << j)) t(j) = theta0(j);
+    return t;
+  };
+  auto residuals = [&](const Vec& free, Eigen::VectorXd& r) {
+    const Vec t = held(free);
     scratch.set(key, from_theta(t, prior));
     r.resize(Eigen::Index(n + n_params));
     for (std::size_t i = 0; i < n; ++i) {
@@ -281,7 +289,7 @@ LmResult fit_key(const std::vector<const Sample*>& samples, const ParamKey& key,
       }
       if (res.converged) break;
     }
-    res.theta = t;
+    res.theta = held(t);
     if (cost < best_cost) {
       best_cost = cost;
       best = res;
@@ -441,10 +449,14 @@ CalibrationResult calibrate(const std::vector<MeasurementRecord>& records, const
   Calibration scratch = priors;
   int fitted_keys = 0;
   // The follow-up kernel's key first: the other keys' predictions use its fixed cost (Op::follow_up_kernels).
+  // Decode attention last: a decode key whose kernel is its prefill key's (shares_prefill_compute) takes
+  // that key's fitted compute efficiency.
   std::vector<std::pair<ParamKey, std::vector<const Sample*>>*> order;
   for (auto& [name, slot] : by_key)
     if (slot.first == follow_up_kernel_key) order.insert(order.begin(), &slot);
-    else order.push_back(&slot);
+    else if (slot.first.kernel != KernelClass::attention_decode) order.push_back(&slot);
+  for (auto& [name, slot] : by_key)
+    if (slot.first.kernel == KernelClass::attention_decode) order.push_back(&slot);
   for (auto* slot_ptr : order) {
     auto& slot = *slot_ptr;
     const ParamKey& key = slot.first;
@@ -452,7 +464,19 @@ CalibrationResult calibrate(const std::vector<MeasurementRecord>& records, const
     KeyFit kf;
     kf.key = key;
     kf.records = int(samples.size());
-    const KernelParams prior = priors.params(key);
+    KernelParams prior = priors.params(key);
+    unsigned fixed = 0;
+    std::string tied;
+    if (shares_prefill_compute(key)) {
+      ParamKey prefill = key;
+      prefill.kernel = KernelClass::attention_prefill;
+      const KernelParams& q = cal.params(prefill);
+      if (q.provenance == Provenance::measured) {
+        prior.compute_efficiency_fraction = q.compute_efficiency_fraction;
+        fixed = 1u << 2;  // to_theta's index of the compute efficiency
+        tied = "compute efficiency held at " + to_string(prefill) + "'s (the same kernel)";
+      }
+    }
     std::vector<double> meas, prior_pred, floor_pred;
     for (const Sample* s : samples) {
       meas.push_back(s->record->median_s);
@@ -479,7 +503,7 @@ CalibrationResult calibrate(const std::vector<MeasurementRecord>& records, const
       }
       if (test.empty()) continue;
       const bool enough = int(train.size()) >= std::max(3, opt.min_records / 2);
-      const KernelParams p = enough ? from_theta(fit_key(train, key, prior, hw, scratch, opt).theta, prior) : prior;
+      const KernelParams p = enough ? from_theta(fit_key(train, key, prior, hw, scratch, opt, fixed).theta, prior) : prior;
       scratch.set(key, p);
       for (std::size_t i : test) cv_pred[i] = predict(samples[i]->op, hw, scratch).time_s;
       scratch.set(key, prior);
@@ -487,7 +511,7 @@ CalibrationResult calibrate(const std::vector<MeasurementRecord>& records, const
     for (std::size_t i = 0; i < samples.size(); ++i) cv_log_res.push_back(std::log(meas[i] / cv_pred[i]));
     kf.heldout_cv = error_stats(cv_pred, meas);
 
-    const LmResult lm = fit_key(samples, key, prior, hw, scratch, opt);
+    const LmResult lm = fit_key(samples, key, prior, hw, scratch, opt, fixed);
     kf.fitted = true;
     kf.converged = lm.converged;
     kf.iterations = lm.iterations;
@@ -507,7 +531,9 @@ CalibrationResult calibrate(const std::vector<MeasurementRecord>& records, const
     }
     kf.params.interval_low_fraction = std::min(1.0, std::exp(lo));
     kf.params.interval_high_fraction = std::max(1.0, std::exp(hi));
-    if (!lm.converged) kf.message = "did not converge in " + std::to_string(opt.max_iterations) + " iterations";
+    kf.message = tied;
+    if (!lm.converged)
+      kf.message = (tied.empty() ? "" : tied + "; ") + "did not converge in " + std::to_string(opt.max_iterations) + " iterations";
     cal.set(key, kf.params);
     scratch.set(key, kf.params);
     std::vector<double> train_pred;
@@ -633,6 +659,7 @@ void save_calibration(const CalibrationResult& r, const std::filesystem::path& f
                       {"prior_error", stats_json(f.prior_cv)},
                       {"train_error", stats_json(f.train)},
                       {"heldout_error", stats_json(f.heldout_cv)}});
+    if (!f.message.empty()) params.back()["note"] = f.message;
   }
   nlohmann::json evals = nlohmann::json::array();
   for (const EvaluationGroup& g : r.evaluations)

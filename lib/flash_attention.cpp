@@ -691,12 +691,22 @@ AttentionCost attention_cost(const AttentionShape& s, AttentionKernel kernel, Pr
                              s.causal || s.window_tokens > 0);
     }
     c.splits = std::max<std::int64_t>(1, splits);
-    if (kernel == AttentionKernel::fa2 && (decode || c.splits > 1)) {
-      // run_mha_fwd_splitkv_dispatch: kBlockM = 64, kBlockN 256 / 128 / 64; with one split (the
-      // flash_attn_with_kvcache decode path) its aligned variant, kBlockN 128 (head_dim <= 64) or 64.
+    if (kernel == AttentionKernel::fa2 && c.splits > 1) {
+      // run_mha_fwd_splitkv_dispatch: flash_fwd_splitkv_kernel, kBlockM = 64, kBlockN 256 / 128 / 64.
       p.block_q = 64;
-      p.block_kv = c.splits > 1 ? fa2_split_n : (s.head_dim <= 64 ? 128 : 64);
+      p.block_kv = fa2_split_n;
       p.max_ctas_per_sm = 2;
+    } else if (kernel == AttentionKernel::fa2 && decode) {
+      // One split: mha_fwd (PyTorch's SDPA, flash_attn_func) runs the ordinary forward kernel,
+      // flash_fwd_kernel with the prefill tiles (our records name flash_fwd_kernel<Flash_fwd_kernel_traits<128,
+      // 128, 64, 4>> for head_dim 128 at batch x KV heads >= 0.8 x 2 x SMs), the swapped GQA group in its
+      // 128-row query tile. (flash_attn_with_kvcache forces the split kernel instead: kBlockM 64.)
+      AttentionShape one = s;
+      one.causal = false;  // mha_fwd: a single query row is not causal
+      const Plan forward = make_plan(one, kernel, qkv, hw, /*decode=*/false);
+      p.block_q = forward.block_q;
+      p.block_kv = forward.block_kv;
+      p.max_ctas_per_sm = forward.max_ctas_per_sm;
     }
     c.block_q = p.block_q;
     c.block_kv = p.block_kv;

@@ -2,6 +2,7 @@
 
 #include "relative_approx.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -341,5 +342,18 @@ TEST_CASE("the committed H100 and H200 records calibrate to the shipped profiles
       CHECK(shipped.params(f.key).memory_efficiency_fraction ==
             ROOFLINE_APPROX(f.params.memory_efficiency_fraction).epsilon(1e-6));
     }
+    // Memory-efficient decode runs the prefill kernel: its compute efficiency is the prefill fit's, held, and
+    // the fit says so; every other parameter is its own.
+    const ParamKey decode = parse_param_key("attention_decode/tc_16bit/mem_efficient");
+    const ParamKey prefill = parse_param_key("attention_prefill/tc_16bit/mem_efficient");
+    REQUIRE(shares_prefill_compute(decode));
+    CHECK_FALSE(shares_prefill_compute(prefill));
+    CHECK_FALSE(shares_prefill_compute(parse_param_key("attention_decode/tc_16bit/fa2")));
+    const auto fit = std::find_if(r.fits.begin(), r.fits.end(), [&](const KeyFit& f) { return f.key == decode; });
+    REQUIRE(fit != r.fits.end());
+    REQUIRE(fit->fitted);
+    CHECK(fit->params.compute_efficiency_fraction == r.calibration.params(prefill).compute_efficiency_fraction);
+    CHECK(fit->params.memory_efficiency_fraction != r.calibration.params(prefill).memory_efficiency_fraction);
+    CHECK(fit->message.find("attention_prefill/tc_16bit/mem_efficient") != std::string::npos);
   }
 }

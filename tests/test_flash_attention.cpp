@@ -236,6 +236,33 @@ TEST_CASE("golden: FlashAttention-2 splits a small prefill and uses its split ke
   CHECK(c.workspace_bytes == 8256000.0);
 }
 
+TEST_CASE("golden: FlashAttention-2 decode runs the split kernel's 64-row tiles or, with one split, the forward kernel's") {
+  // PyTorch's SDPA (mha_fwd) decode, 32 query / 8 KV heads, d = 128, 4096 cached tokens, the GQA group swapped
+  // into the query rows (4 rows per KV head). Our H100 records name both kernels: flash_fwd_splitkv_kernel
+  // <Flash_fwd_kernel_traits<128, 64, 128, 4>> below 0.8 · 2 · 132 = 211.2 (batch × KV heads) m-blocks and
+  // flash_fwd_kernel<Flash_fwd_kernel_traits<128, 128, 64, 4>> (the prefill kernel) at or above it.
+  const HardwareSpec& h = hardware().get("h100_sxm");
+  const AttentionCost split = attention_cost(shape(8, 32, 8, 1, 4096, 128, false), AttentionKernel::fa2,
+                                             Precision::bf16, Precision::bf16, h);
+  CHECK(split.splits > 1);  // 64 m-blocks
+  CHECK(split.block_q == 64);
+  CHECK(split.block_kv == 128);
+  const AttentionCost one = attention_cost(shape(32, 32, 8, 1, 4096, 128, false), AttentionKernel::fa2,
+                                           Precision::bf16, Precision::bf16, h);
+  CHECK(one.splits == 1);  // 256 m-blocks
+  CHECK(one.kernels == 1);
+  CHECK(one.block_q == 128);
+  CHECK(one.block_kv == 64);
+  CHECK(one.ctas == 32 * 8);
+  // Executed: 256 CTAs × 64 K/V tiles of 128 padded rows × 64 keys: 256 · 64 · 4 · 128 · 64 · 128 FLOPs.
+  CHECK(one.flops == 256.0 * 64 * 4 * 128 * 64 * 128);
+  // head_dim 64: the forward kernel's 128 × 128 tiles (flash_fwd_kernel<Flash_fwd_kernel_traits<64, 128, 128, 4>>).
+  const AttentionCost d64 = attention_cost(shape(32, 32, 8, 1, 4096, 64, false), AttentionKernel::fa2,
+                                           Precision::bf16, Precision::bf16, h);
+  CHECK(d64.block_q == 128);
+  CHECK(d64.block_kv == 128);
+}
+
 TEST_CASE("golden: FlashAttention-3 decode packs the GQA group and splits K/V") {
   // H100, B = 1, 32 query / 8 KV heads, 4096 cached tokens, d = 128, bf16: tile 128 × 176 (decode is not
   // causal); packing 4 heads raises tile efficiency 1/128 -> 4/128. 8 m-blocks, ceil(4096/176) = 24 K/V

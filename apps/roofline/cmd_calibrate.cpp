@@ -76,6 +76,8 @@ void print_result(const CalibrationResult& r) {
            f.fitted ? pct90(f.heldout_cv) : "-", f.fitted ? pctm(f.heldout_cv) : "-", fixed, me, ce, iv});
   }
   t.print(std::cout);
+  for (const KeyFit& f : r.fits)
+    if (f.fitted && !f.message.empty()) std::cout << "  " << to_string(f.key) << ": " << f.message << "\n";
   if (!r.evaluations.empty()) {
     std::cout << "\nNever fitted (hold-out suites, whole model steps): error of the datasheet-prior model and of the "
                  "calibrated model\n";

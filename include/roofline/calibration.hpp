@@ -190,6 +190,14 @@ inline constexpr double transfer_interval_widening = 0.10;
 constexpr bool is_simt_streaming(KernelClass k) {
   return k == KernelClass::elementwise || k == KernelClass::norm || k == KernelClass::embedding;
 }
+/// A decode attention key whose kernel is the very binary of its prefill key, so its tiles run at the
+/// prefill fit's compute efficiency: PyTorch's memory-efficient backend (our records name
+/// fmha_cutlassF_bf16_aligned_64x128_rf_sm80 in both phases). A single query row in a 64-row tile makes
+/// decode's executed FLOPs per byte one constant, so decode records alone cannot tell compute from memory
+/// time; calibrate() holds the compute efficiency at the prefill key's fitted value.
+constexpr bool shares_prefill_compute(const ParamKey& k) {
+  return k.kernel == KernelClass::attention_decode && k.attention == AttentionKernel::mem_efficient;
+}
 /// The transfer of a SIMT streaming kernel's memory efficiency (Little's law): its time per byte is the
 /// HBM's, 1 / (eta x bandwidth), plus an SM-side part, bytes in flight per SM over a latency that does not
 /// change with the HBM. eta is the source GPU's best streaming efficiency (its kernel closest to the HBM);
