@@ -288,6 +288,19 @@ Plan make_plan(const AttentionShape& s, AttentionKernel kernel, Precision qkv, c
   switch (kernel) {
     case AttentionKernel::fa2:
     case AttentionKernel::cudnn:
+      if (kernel == AttentionKernel::cudnn && hopper_class(hw) && decode) {
+        // cuDNN's decode on Hopper is an sm_80-class kernel (mma.sync, serial softmax), the GQA group packed
+        // into a 16-row tile of 128 keys with four warps across the keys: our H100 / H200 records name
+        // cudnn_generated_fort_native_sdpa_sm80_flash_fprop_wmma_f16_knob_35_16x128x{128,64}_1x4x1 from 146
+        // cached tokens up (hd 64 .. 128), with a lean_reduction_kernel after it when it splits, and a 64 x 64
+        // tile (knob_3 ..._64x64x{128,64}_4x1x1) at 128 tokens and below (also up to 219 tokens at batch
+        // <= 5, not modelled). Above head_dim 128 (unmeasured) 64-key tiles are assumed.
+        p.block_q = 16;
+        p.block_kv = d <= 128 ? 128 : 64;
+        p.pack_gqa = group > 1;
+        p.max_ctas_per_sm = 2;  // 4 warps
+        break;
+      }
       if (kernel == AttentionKernel::cudnn && (hopper_class(hw) || blackwell_datacenter(hw))) {
         // cuDNN's Hopper / Blackwell fused attention: an FA3-class warp-specialised kernel (tiles assumed
         // 128 × 128; cuDNN does not publish them).

@@ -263,6 +263,33 @@ TEST_CASE("golden: FlashAttention-2 decode runs the split kernel's 64-row tiles 
   CHECK(d64.block_kv == 128);
 }
 
+TEST_CASE("golden: cuDNN decode on Hopper is the sm_80-class 16 x 128 kernel our records name, split as they show") {
+  // Records (H100 and H200): ..._sm80_flash_fprop_wmma_f16_knob_35_16x128x128_1x4x1 with a lean_reduction_kernel
+  // after it at batch 8, 8 KV heads, 2048 tokens; alone at batch 16 (128 packed tiles >= 0.8 x 132) and at
+  // 512 tokens (4 K/V tiles).
+  const HardwareSpec& h = hardware().get("h100_sxm");
+  const AttentionCost split = attention_cost(shape(8, 32, 8, 1, 2048, 128, false), AttentionKernel::cudnn,
+                                             Precision::bf16, Precision::bf16, h);
+  CHECK(split.block_q == 16);
+  CHECK(split.block_kv == 128);
+  CHECK_FALSE(split.softmax_overlapped);  // mma.sync, serial softmax
+  CHECK(split.splits > 1);
+  CHECK(split.kernels == 2);
+  // Packed: the 4 query heads of a KV head share one 16-row tile; executed 16 x 128 tiles, 16 per head slot.
+  CHECK(split.flops == 8.0 * 8 * 16 * 4 * 128 * 16 * 128);
+  CHECK(attention_cost(shape(16, 32, 8, 1, 2048, 128, false), AttentionKernel::cudnn, Precision::bf16, Precision::bf16, h)
+            .splits == 1);
+  CHECK(attention_cost(shape(8, 32, 8, 1, 512, 128, false), AttentionKernel::cudnn, Precision::bf16, Precision::bf16, h)
+            .splits == 1);
+  // Prefill stays the sm_90 warp-specialised kernel; Blackwell decode is not measured and stays FA3-class.
+  const AttentionCost prefill = attention_cost(shape(1, 32, 8, 2048, 2048, 128, true), AttentionKernel::cudnn,
+                                               Precision::bf16, Precision::bf16, h);
+  CHECK(prefill.softmax_overlapped);
+  const AttentionCost b200 = attention_cost(shape(8, 32, 8, 1, 2048, 128, false), AttentionKernel::cudnn,
+                                            Precision::bf16, Precision::bf16, hardware().get("b200"));
+  CHECK(b200.block_q == 128);
+}
+
 TEST_CASE("golden: FlashAttention-3 decode packs the GQA group and splits K/V") {
   // H100, B = 1, 32 query / 8 KV heads, 4096 cached tokens, d = 128, bf16: tile 128 × 176 (decode is not
   // causal); packing 4 heads raises tile efficiency 1/128 -> 4/128. 8 m-blocks, ceil(4096/176) = 24 K/V
