@@ -797,14 +797,20 @@ AttentionCost attention_cost(const AttentionShape& s, AttentionKernel kernel, Pr
       }
     }
     const double slots = double(s.batch) * double(head_slots);
-    const double tile_flops = 4.0 * d * double(cta_rows) * double(c.block_kv);
+    // cuDNN's Hopper kernels exist for head_dim 64 and 128 only: our records name ..._64x128x128 (prefill)
+    // and ..._16x128x128 (decode) for head_dim 96 as for 128, so a 96-wide head computes 128 wide (its
+    // bytes stay 96 wide: the loads are bounded). Above 128 (unmeasured) no padding is assumed.
+    const double d_mma = (kernel == AttentionKernel::cudnn && hopper_class(hw) && s.head_dim < 128)
+                             ? (s.head_dim <= 64 ? 64.0 : 128.0)
+                             : d;
+    const double tile_flops = 4.0 * d_mma * double(cta_rows) * double(c.block_kv);
     double qk_tiles = tiles, pv_tiles = tiles;
     if (o.block_sparse) {
       qk_tiles = pv_tiles = tiles * keep;
       max_tiles *= keep;
     }
     c.flops = slots * 0.5 * tile_flops * (qk_tiles + pv_tiles);
-    c.flops_per_key_all_tiles = slots * double(q_blocks) * 4.0 * d * double(cta_rows);
+    c.flops_per_key_all_tiles = slots * double(q_blocks) * 4.0 * d_mma * double(cta_rows);
 
     // Bytes. K and V: once per KV head (packed: one tile reads them; unpacked: the query heads of a group
     // and the query blocks of a head re-read them from L2, assumed resident).
@@ -854,7 +860,7 @@ AttentionCost attention_cost(const AttentionShape& s, AttentionKernel kernel, Pr
     const double e = p.emulated_exp_fraction;
     c.exp_ops = pv_elements * (1.0 - e) + pv_elements / double(c.block_kv);
     c.alu_ops = pv_elements * (softmax_alu_per_element + e * emulated_exp_alu_ops +
-                               p.rescale_alu_per_row_block * d / double(c.block_kv));
+                               p.rescale_alu_per_row_block * d_mma / double(c.block_kv));
     if (!sage && kv_el < q_el) c.alu_ops += kv_heads_tokens * keep * d * 2.0 * 2.0;  // dequantise K and V on load
     if (peak > 0) {
       if (sage) {

@@ -281,6 +281,26 @@ TEST_CASE("golden: cuDNN decode on Hopper is the sm_80-class 16 x 128 kernel our
             .splits == 1);
   CHECK(attention_cost(shape(8, 32, 8, 1, 512, 128, false), AttentionKernel::cudnn, Precision::bf16, Precision::bf16, h)
             .splits == 1);
+  // Head dim 96 runs the 128-wide kernels (records: ..._16x128x128 decode, ..._64x128x128 prefill): the
+  // executed FLOPs are head_dim 128's, the bytes 96's. FlashAttention-2 has a 96-wide kernel.
+  for (const std::int64_t q : {std::int64_t(1), std::int64_t(2048)}) {
+    CAPTURE(q);
+    const AttentionCost c96 = attention_cost(shape(8, 32, 8, q, 2048, 96, q > 1), AttentionKernel::cudnn,
+                                             Precision::bf16, Precision::bf16, h);
+    const AttentionCost c128 = attention_cost(shape(8, 32, 8, q, 2048, 128, q > 1), AttentionKernel::cudnn,
+                                              Precision::bf16, Precision::bf16, h);
+    CHECK(c96.flops == c128.flops);
+    CHECK(c96.bytes.kv_read_bytes == ROOFLINE_APPROX(c128.bytes.kv_read_bytes * 96.0 / 128.0));
+    CHECK(c96.useful_flops == ROOFLINE_APPROX(c128.useful_flops * 96.0 / 128.0));
+    const AttentionCost f96 = attention_cost(shape(8, 32, 8, q, 2048, 96, q > 1), AttentionKernel::fa2,
+                                             Precision::bf16, Precision::bf16, h);
+    const AttentionCost f128 = attention_cost(shape(8, 32, 8, q, 2048, 128, q > 1), AttentionKernel::fa2,
+                                              Precision::bf16, Precision::bf16, h);
+    REQUIRE(f96.block_q == f128.block_q);
+    REQUIRE(f96.block_kv == f128.block_kv);
+    REQUIRE(f96.splits == f128.splits);
+    CHECK(f96.flops == ROOFLINE_APPROX(f128.flops * 96.0 / 128.0));
+  }
   // Prefill stays the sm_90 warp-specialised kernel; Blackwell decode is not measured and stays FA3-class.
   const AttentionCost prefill = attention_cost(shape(1, 32, 8, 2048, 2048, 128, true), AttentionKernel::cudnn,
                                                Precision::bf16, Precision::bf16, h);
