@@ -169,7 +169,7 @@ bool CalibrationResult::all_converged() const {
 // ---- the fit --------------------------------------------------------------------------------------
 
 namespace {
-constexpr int n_params = 7;
+constexpr int n_params = 8;
 using Vec = Eigen::Matrix<double, n_params, 1>;
 
 double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
@@ -179,12 +179,14 @@ double logit(double p) {
 }
 
 // Transformed parameters: log fixed cost (µs), logit efficiencies, logit of (p − 1)/15, logit occupancy,
-// log of the per-tile K overhead (in units of 64 elements of K), log of the serial step (in units of 0.1 µs).
+// log of the per-tile K overhead (in units of 64 elements of K), log of the serial step (in units of 0.1 µs),
+// log of the burst window (ms).
 Vec to_theta(const KernelParams& p) {
   Vec t;
   t << std::log(std::max(p.fixed_s, 1e-9) / 1e-6), logit(p.memory_efficiency_fraction), logit(p.compute_efficiency_fraction),
       logit((p.overlap_exponent - 1.0) / 15.0), logit(p.occupancy_fraction),
-      std::log(std::max(p.tile_overhead_k_elements, 1.0) / 64.0), std::log(std::max(p.serial_step_s, 1e-9) / 1e-7);
+      std::log(std::max(p.tile_overhead_k_elements, 1.0) / 64.0), std::log(std::max(p.serial_step_s, 1e-9) / 1e-7),
+      std::log(std::max(p.burst_s, 1e-9) / 1e-3);
   return t;
 }
 
@@ -196,6 +198,7 @@ KernelParams from_theta(const Vec& t, KernelParams base) {
   base.occupancy_fraction = sigmoid(t(4));
   base.tile_overhead_k_elements = 64.0 * std::exp(std::clamp(t(5), std::log(1.0 / 64), std::log(64.0)));
   base.serial_step_s = 1e-7 * std::exp(std::clamp(t(6), std::log(0.1), std::log(100.0)));  // 10 ns .. 10 µs
+  base.burst_s = 1e-3 * std::exp(std::clamp(t(7), std::log(0.05), std::log(1000.0)));     // 50 µs .. 1 s
   return base;
 }
 
@@ -447,6 +450,7 @@ CalibrationResult calibrate(const std::vector<MeasurementRecord>& records, const
   Calibration cal = priors;
   cal.set_status("calibrated");
   Calibration scratch = priors;
+  for (const auto& [path, v] : result.sustained) scratch.set_sustained_flop_per_s(path, v.first);
   int fitted_keys = 0;
   // The follow-up kernel's key first: the other keys' predictions use its fixed cost (Op::follow_up_kernels).
   // Decode attention last: a decode key whose kernel is its prefill key's (shares_prefill_compute) takes
@@ -652,6 +656,7 @@ void save_calibration(const CalibrationResult& r, const std::filesystem::path& f
                       {"occupancy_fraction", p.occupancy_fraction},
                       {"tile_overhead_k_elements", p.tile_overhead_k_elements},
                       {"serial_step_s", p.serial_step_s},
+                      {"burst_s", p.burst_s},
                       {"interval_fraction", {p.interval_low_fraction, p.interval_high_fraction}},
                       {"records", f.records},
                       {"iterations", f.iterations},
@@ -740,6 +745,7 @@ Calibration load_calibration(const std::filesystem::path& file, const HardwareSp
     kp.occupancy_fraction = p.positive("occupancy_fraction");
     kp.tile_overhead_k_elements = p.positive("tile_overhead_k_elements");
     if (p.has("serial_step_s")) kp.serial_step_s = p.positive("serial_step_s");  // absent before 2026-11-22: the prior
+    if (p.has("burst_s")) kp.burst_s = p.positive("burst_s");                    // absent before 2026-12-07: the prior
     const nlohmann::json& iv = j["params"][i]["interval_fraction"];
     if (!iv.is_array() || iv.size() != 2 || !iv[0].is_number() || !iv[1].is_number())
       p.fail("interval_fraction", "must be [low, high]");

@@ -25,7 +25,7 @@ std::string_view to_string(Bound b) {
 std::ostream& operator<<(std::ostream& os, const KernelParams& p) {
   return os << "KernelParams{fixed " << p.fixed_s * 1e6 << " us, mem " << p.memory_efficiency_fraction << ", compute "
             << p.compute_efficiency_fraction << ", p " << p.overlap_exponent << ", occupancy " << p.occupancy_fraction
-            << ", serial step " << p.serial_step_s * 1e6 << " us"
+            << ", serial step " << p.serial_step_s * 1e6 << " us, burst " << p.burst_s * 1e3 << " ms"
             << ", interval [" << p.interval_low_fraction << ", " << p.interval_high_fraction << "], "
             << to_string(p.provenance) << ", " << p.records << " records}";
 }
@@ -378,6 +378,14 @@ Prediction predict(const Op& op, const HardwareSpec& hw, const Calibration& cali
         c1 = std::max(c1, flops / sustained);
         c2 = std::max(c2, flops / sustained);
       }
+    } else if (const double sustained = calibration.sustained_flop_per_s(op.math); sustained > 0) {
+      // Timed alone, a long compute-bound GEMM runs burst_s at its burst rate, then at the sustained one.
+      auto limited = [&](double c) {
+        const double burst_rate = flops / c;
+        return burst_rate > sustained ? std::max(c, (flops - p.burst_s * (burst_rate - sustained)) / sustained) : c;
+      };
+      c1 = limited(c1);
+      c2 = limited(c2);
     }
     const double occupancy = occupancy_of(tiles);
     const double m1 = bytes / (bw * p.memory_efficiency_fraction * occupancy);

@@ -255,7 +255,8 @@ TEST_CASE("sustained GEMM ceilings come from the ceilings suite, cap whole steps
     if (g.name.rfind("ceilings", 0) == 0) ceiling_records += g.calibrated.count;
   CHECK(ceiling_records == 1);
 
-  // Burst predictions ignore it; sustained ones never run faster than it; memory-bound work is unaffected.
+  // A burst prediction this short stays at the burst rate; sustained ones never run faster than the ceiling;
+  // memory-bound work is unaffected.
   const Op gemm = gemm_op(big.gemm, Precision::bf16, Precision::bf16, h100);
   const Prediction burst = predict(gemm, h100, r.calibration);
   const Prediction held = predict(gemm, h100, r.calibration, Load::sustained);
@@ -273,6 +274,38 @@ TEST_CASE("sustained GEMM ceilings come from the ceilings suite, cap whole steps
   CHECK(transfer_calibration(loaded, h100, hardware().get("h200_sxm")).sustained_flop_per_s(MathPath::tc_16bit) ==
         ROOFLINE_APPROX(sustained).epsilon(1e-9));
   CHECK(transfer_calibration(loaded, h100, hardware().get("h100_pcie")).sustained_flop_per_s(MathPath::tc_16bit) == 0.0);
+}
+
+TEST_CASE("a GEMM timed alone runs burst_s at its burst rate, then at the sustained ceiling") {
+  const HardwareSpec& h100 = hardware().get("h100_sxm");
+  Calibration burst_only = Calibration::priors(h100);
+  KernelParams p = burst_only.params(ParamKey{KernelClass::gemm, MathPath::tc_16bit});
+  p.burst_s = 3e-3;
+  burst_only.set(ParamKey{KernelClass::gemm, MathPath::tc_16bit}, p);
+  Calibration limited = burst_only;
+  const double sustained = 5.0e14;
+  limited.set_sustained_flop_per_s(MathPath::tc_16bit, sustained);
+  double previous = 0;
+  for (const std::int64_t m : {512, 2048, 4096, 8192, 16384, 32768, 65536}) {
+    CAPTURE(m);
+    const Op op = gemm_op(GemmShape{m, 8192, 8192, 1}, Precision::bf16, Precision::bf16, h100);
+    const double c_burst = predict(op, h100, burst_only).compute_s;
+    const double w = op.flops, rate = w / c_burst;
+    REQUIRE(rate > sustained);  // the prior's burst rate (0.75 x 989 TFLOP/s, less waves) is above it
+    // Independent reference: burst_s at the burst rate, the remaining FLOPs at the sustained one.
+    const double expected = c_burst <= p.burst_s ? c_burst : p.burst_s + (w - rate * p.burst_s) / sustained;
+    const Prediction got = predict(op, h100, limited);
+    CHECK(got.compute_s == ROOFLINE_APPROX(expected).epsilon(1e-9));
+    CHECK(got.time_s > previous);  // a larger GEMM never takes less time
+    previous = got.time_s;
+    // Whole steps (Load::sustained) are held to the ceiling throughout, as before.
+    CHECK(predict(op, h100, limited, Load::sustained).compute_s == ROOFLINE_APPROX(std::max(c_burst, w / sustained)));
+  }
+  // Long enough, the time tends to the sustained rate's: 64 times the FLOPs of 8192^3.
+  const Op huge = gemm_op(GemmShape{65536, 65536, 8192, 1}, Precision::bf16, Precision::bf16, h100);
+  CHECK(predict(huge, h100, limited).compute_s / (huge.flops / sustained) == doctest::Approx(1.0).epsilon(0.02));
+  // No sustained ceiling measured (another GPU, priors): burst throughout.
+  CHECK(predict(huge, h100, burst_only).compute_s < 0.8 * huge.flops / sustained);
 }
 
 TEST_CASE("corrupt or foreign measurement files fail with file, line and key") {
@@ -352,7 +385,8 @@ TEST_CASE("the committed H100 and H200 records calibrate to the shipped profiles
     const auto fit = std::find_if(r.fits.begin(), r.fits.end(), [&](const KeyFit& f) { return f.key == decode; });
     REQUIRE(fit != r.fits.end());
     REQUIRE(fit->fitted);
-    CHECK(fit->params.compute_efficiency_fraction == r.calibration.params(prefill).compute_efficiency_fraction);
+    CHECK(fit->params.compute_efficiency_fraction ==
+          ROOFLINE_APPROX(r.calibration.params(prefill).compute_efficiency_fraction).epsilon(1e-9));
     CHECK(fit->params.memory_efficiency_fraction != r.calibration.params(prefill).memory_efficiency_fraction);
     CHECK(fit->message.find("attention_prefill/tc_16bit/mem_efficient") != std::string::npos);
   }

@@ -35,6 +35,11 @@ struct KernelParams {
   /// trip), a split-KV combine's next split. Prior 0.25 µs (inferred: an L2 round trip and its arithmetic;
   /// FlashAttention-2's combine measured 0.18 µs per split on the H200 with CUPTI).
   double serial_step_s = 0.25e-6;
+  /// GEMMs timed alone (Load::burst) on a GPU with a measured sustained ceiling: the seconds a kernel runs at
+  /// its burst rate before the power limit holds it to the sustained rate (a kernel doing W FLOPs at burst
+  /// rate R_b > R_s takes max(W / R_b, W / R_s - burst_s (R_b - R_s) / R_s)). Prior 2 ms (inferred from our
+  /// H100 ceilings records: the fp8 16384^3 GEMM is at its burst rate for about 1.9 ms, the bf16 one 5 ms).
+  double burst_s = 2e-3;
   /// Relative prediction interval from held-out residuals (time × these), e.g. 0.9 and 1.1.
   double interval_low_fraction = 0.6;
   double interval_high_fraction = 1.6;
