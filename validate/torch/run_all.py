@@ -25,10 +25,11 @@ from dataclasses import replace
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-SUITES = ("sdpa", "model_step", "torch_elementwise", "sdpa_holdout", "sdpa_headdim", "sdpa_random")   # run order
+SUITES = ("sdpa", "model_step", "torch_elementwise", "sdpa_holdout", "sdpa_headdim", "sdpa_random",
+          "sdpa_fresh")   # run order
 # share of the total budget, in the order above (planned: ~110 s, ~230 s, ~60 s, ~12 s, ~50 s, ~40 s on an H100)
 SHARES = {"sdpa": 0.22, "model_step": 0.44, "torch_elementwise": 0.12, "sdpa_holdout": 0.05, "sdpa_headdim": 0.09,
-          "sdpa_random": 0.08}
+          "sdpa_random": 0.08, "sdpa_fresh": 0.05}
 
 
 def parse_args(argv):
@@ -43,6 +44,7 @@ def parse_args(argv):
     p.add_argument("--models", default=None, help="model_step models, comma-separated (default all five)")
     p.add_argument("--holdout-n", type=int, default=40, help="number of random held-out SDPA shapes")
     p.add_argument("--random-n", type=int, default=160, help="number of random fitted SDPA shapes (sdpa_random)")
+    p.add_argument("--fresh-n", type=int, default=80, help="number of fresh never-fitted SDPA shapes (sdpa_fresh)")
     p.add_argument("--dry-run", action="store_true", help="CPU, tiny shapes, Triton interpreter (no GPU)")
     p.add_argument("--plan", action="store_true", help="print configuration counts and time estimates, run nothing")
     a = p.parse_args(argv)
@@ -68,6 +70,8 @@ def plan(args) -> dict:
     est["sdpa_headdim"] = (len(hd), sdpa.plan_s(hd))
     rnd = sdpa.build_random_configs(args.quick, args.random_n, args.holdout_n)
     est["sdpa_random"] = (len(rnd), sdpa.plan_s(rnd))
+    fr = sdpa.build_fresh_configs(args.quick, args.fresh_n, args.holdout_n, args.random_n)
+    est["sdpa_fresh"] = (len(fr), sdpa.plan_s(fr))
     models = args.models.split(",") if args.models else (["llama3-8b"] if args.quick else list(model_step.MODEL_ORDER))
     ms = model_step.build_configs(models, args.quick)
     t, n = model_step.plan_s(ms)
@@ -139,7 +143,7 @@ def main(argv=None) -> int:
         t0 = time.monotonic()
         print(f"\n=== {suite}: budget {budget:.0f} s -> {path}", flush=True)
         try:
-            if suite in ("sdpa", "sdpa_holdout", "sdpa_headdim", "sdpa_random"):
+            if suite in ("sdpa", "sdpa_holdout", "sdpa_headdim", "sdpa_random", "sdpa_fresh"):
                 if args.dry_run:
                     main_c, hold_c = sdpa.dry_run_configs()
                 else:
@@ -150,6 +154,9 @@ def main(argv=None) -> int:
                 if suite == "sdpa_random":
                     hold_c = ([replace(c, suite="sdpa_random") for c in hold_c] if args.dry_run
                               else sdpa.build_random_configs(args.quick, args.random_n, args.holdout_n))
+                if suite == "sdpa_fresh":
+                    hold_c = ([replace(c, suite="sdpa_fresh") for c in hold_c] if args.dry_run
+                              else sdpa.build_fresh_configs(args.quick, args.fresh_n, args.holdout_n, args.random_n))
                 writers = {suite: w}
                 if suite == "sdpa":
                     w_pending = C.RecordWriter(os.path.join(out_dir, sdpa.PENDING_FILE + ".jsonl"), allow_pending=True)

@@ -1,4 +1,4 @@
-"""Suites `sdpa`, `sdpa_headdim` and `sdpa_holdout`: PyTorch scaled_dot_product_attention per backend (FlashAttention-2,
+"""Suites `sdpa`, `sdpa_headdim`, `sdpa_holdout`, `sdpa_random` and `sdpa_fresh`: PyTorch scaled_dot_product_attention per backend (FlashAttention-2,
 cuDNN, memory-efficient), bf16, [B, H, S, D] layout, GQA through enable_gqa=True, timed as CUDA-graph
 replays over rotating input sets (>= 3x L2), with the kernels that ran (torch.profiler) and a float32
 reference check per configuration where the reference fits in memory.
@@ -37,6 +37,9 @@ HOLDOUT_SEED = 20261122
 # Suite `sdpa_random` (fitted): shapes from the same random distribution as the hold-out, another seed, none
 # of them a hold-out shape, so that the fit sees odd lengths and head counts as deployments run them.
 RANDOM_SEED = 20261123
+# Suite `sdpa_fresh` (never fitted): a third seed, measured after the model was frozen (2026-12-07), so that
+# neither a fit nor a choice between model variants ever saw its shapes.
+FRESH_SEED = 20261207
 
 
 @dataclass(frozen=True)
@@ -180,6 +183,15 @@ def build_random_configs(quick: bool, n: int, holdout_n: int) -> List[AttnConfig
     the hold-out list of holdout_n shapes; FlashAttention-2 and cuDNN each."""
     exclude = holdout_shapes(holdout_n)
     return [AttnConfig("sdpa_random", b, sh) for sh in holdout_shapes(6 if quick else n, RANDOM_SEED, exclude)
+            for b in ("flash", "cudnn")]
+
+
+def build_fresh_configs(quick: bool, n: int, holdout_n: int, random_n: int) -> List[AttnConfig]:
+    """`sdpa_fresh`: n shapes (quick: 6) drawn like the hold-out's with FRESH_SEED, excluding every hold-out and
+    every sdpa_random shape; FlashAttention-2 and cuDNN each."""
+    held = holdout_shapes(holdout_n)
+    exclude = held + holdout_shapes(random_n, RANDOM_SEED, held)
+    return [AttnConfig("sdpa_fresh", b, sh) for sh in holdout_shapes(6 if quick else n, FRESH_SEED, exclude)
             for b in ("flash", "cudnn")]
 
 

@@ -143,6 +143,20 @@ class Sdpa(unittest.TestCase):
             CR.validate_workload(SD.workload(c), out, allow_pending=False)
             self.assertEqual(out, [], c)
 
+    def test_fresh_suite_holds_no_holdout_and_no_fitted_shape(self):
+        cfgs = SD.build_fresh_configs(False, 80, 40, 160)
+        shapes = [c.shape for c in cfgs[::2]]
+        self.assertEqual(len(shapes), 80)
+        self.assertEqual(cfgs, SD.build_fresh_configs(False, 80, 40, 160))      # seeded
+        self.assertFalse(set(shapes) & set(SD.holdout_shapes(40)))
+        self.assertFalse(set(shapes) & {c.shape for c in SD.build_random_configs(False, 160, 40)})
+        self.assertEqual({s.phase for s in shapes}, {"prefill", "decode"})
+        for c in cfgs:
+            self.assertEqual(c.suite, "sdpa_fresh")
+            out = []
+            CR.validate_workload(SD.workload(c), out, allow_pending=False)
+            self.assertEqual(out, [], c)
+
     def test_random_suite_is_drawn_like_the_holdout_and_never_holds_a_holdout_shape(self):
         cfgs = SD.build_random_configs(False, 160, 40)
         shapes = [c.shape for c in cfgs[::2]]
