@@ -68,7 +68,8 @@ const bool registered = register_command(55, [](CLI::App& app, int&) {
           "default efficiencies; *calibrated* is the fitted model.\n\n"
           "Three kinds of held-out error are reported, from weakest to strongest claim: (1) k-fold over shapes "
           "within the fitted suites (each shape predicted by a fit that never saw it); (2) suites never fitted "
-          "at all (random hold-out shapes, whole model steps run by PyTorch); (3) a GPU never fitted "
+          "at all (random hold-out shapes, whole model steps run by PyTorch; the `*_fresh` suites were measured "
+          "after the model was frozen, so no choice between model variants saw them either); (3) a GPU never fitted "
           "(the calibration of one GPU transferred to another of its architecture by the documented rule).\n";
 
     std::map<std::string, CalibrationResult> results;
