@@ -339,6 +339,8 @@ TEST_CASE("corrupt calibrated profiles fail with the key path") {
   const std::string sustained =
       bad("calibration_bad_sustained.json").string() + ": sustained_flop_per_s[0].math: unknown math path 'tc_99bit'";
   CHECK_THROWS_WITH_AS(load_calibration(bad("calibration_bad_sustained.json"), h100), sustained.c_str(), ConfigError);
+  const std::string burst = bad("calibration_bad_burst.json").string() + ": params[0].burst_s: must be > 0, got -0.002";
+  CHECK_THROWS_WITH_AS(load_calibration(bad("calibration_bad_burst.json"), h100), burst.c_str(), ConfigError);
   const std::string exception =
       bad("calibration_bad_exception.json").string() + ": gemm_exceptions[0].m: must be positive integers in ascending order";
   CHECK_THROWS_WITH_AS(load_calibration(bad("calibration_bad_exception.json"), h100), exception.c_str(), ConfigError);
