@@ -387,6 +387,54 @@ std::vector<GemmException> find_gemm_exceptions(const std::vector<Sample>& sampl
 
 }  // namespace
 
+namespace {
+
+// The sm_partition suite's pairs: one workload timed on all SMs (extra.green_context_sms null) and in a
+// partition of k of extra.device_sms SMs. time(f) = a + b / f with f = k / SMs gives b = (t_k - t_all) /
+// (1 / f - 1), the SM-scaled share b / t_all (clamped to [0, 1]); per parameter key the largest (the most
+// SM-bound of its measured sizes).
+std::map<std::string, std::pair<double, std::string>> sm_shares_of(const std::vector<const MeasurementRecord*>& recs,
+                                                                    const HardwareSpec& hw, const ModelRegistry& models) {
+  struct Pair {
+    double all = 0, part = 0, fraction = 0;
+    std::string source;
+  };
+  std::map<std::string, Pair> by_workload;
+  for (const MeasurementRecord* r : recs) {
+    const nlohmann::json extra = nlohmann::json::parse(r->extra_json, nullptr, false);
+    if (extra.is_discarded() || !extra.is_object() || !extra.contains("device_sms") || !extra["device_sms"].is_number())
+      throw ConfigError(FileLocation{r->file, r->line, 0}, "extra.device_sms", "an sm_partition record needs the device's SM count");
+    const double sms = extra["device_sms"].get<double>();
+    Pair& p = by_workload[workload_json(r->workload)];
+    if (!extra.contains("green_context_sms") || extra["green_context_sms"].is_null()) {
+      p.all = r->median_s;
+    } else {
+      if (!extra["green_context_sms"].is_number() || !(extra["green_context_sms"].get<double>() > 0) ||
+          !(extra["green_context_sms"].get<double>() < sms))
+        throw ConfigError(FileLocation{r->file, r->line, 0}, "extra.green_context_sms",
+                          "must be null (all SMs) or a number of SMs below extra.device_sms");
+      p.part = r->median_s;
+      p.fraction = extra["green_context_sms"].get<double>() / sms;
+      p.source = r->file + ":" + std::to_string(r->line);
+    }
+  }
+  std::map<std::string, std::pair<double, std::string>> out;
+  for (const auto& [json_text, p] : by_workload) {
+    if (!(p.all > 0) || !(p.part > 0)) continue;
+    const Workload w = parse_workload(json_text);
+    const std::vector<Op> ops = workload_ops(w, hw, models);
+    if (ops.size() != 1) continue;
+    const double b = (p.part - p.all) / (1.0 / p.fraction - 1.0);
+    const double share = std::clamp(b / p.all, 0.0, 1.0);
+    const std::string key = to_string(param_key(ops[0]));
+    auto it = out.find(key);
+    if (it == out.end() || share > it->second.first) out[key] = {share, p.source};
+  }
+  return out;
+}
+
+}  // namespace
+
 CalibrationResult calibrate(const std::vector<MeasurementRecord>& records, const HardwareSpec& hw,
                             const ModelRegistry& models, const FitOptions& opt) {
   if (opt.folds < 2) throw InvalidArgumentError("folds: must be >= 2, got " + std::to_string(opt.folds));
@@ -397,6 +445,7 @@ CalibrationResult calibrate(const std::vector<MeasurementRecord>& records, const
   std::set<std::string> files;
 
   // Decompose records into samples (fitted) and evaluation-only records.
+  std::vector<const MeasurementRecord*> partition_records;
   std::vector<Sample> fit_samples;
   std::vector<const MeasurementRecord*> eval_records;
   for (const MeasurementRecord& rec : records) {
@@ -405,6 +454,10 @@ CalibrationResult calibrate(const std::vector<MeasurementRecord>& records, const
       continue;
     }
     files.insert(rec.file);
+    if (rec.suite == sm_partition_suite) {
+      partition_records.push_back(&rec);
+      continue;
+    }
     if (std::find(opt.microbenchmark_suites.begin(), opt.microbenchmark_suites.end(), rec.suite) !=
         opt.microbenchmark_suites.end())
       continue;
@@ -437,6 +490,7 @@ CalibrationResult calibrate(const std::vector<MeasurementRecord>& records, const
     }
   }
   result.record_files.assign(files.begin(), files.end());
+  result.sm_shares = sm_shares_of(partition_records, hw, models);
 
   // Group fitted samples by parameter key.
   std::map<std::string, std::pair<ParamKey, std::vector<const Sample*>>> by_key;
@@ -533,6 +587,8 @@ CalibrationResult calibrate(const std::vector<MeasurementRecord>& records, const
       lo = 1.2 * *std::min_element(cv_log_res.begin(), cv_log_res.end());
       hi = 1.2 * *std::max_element(cv_log_res.begin(), cv_log_res.end());
     }
+    if (const auto it = result.sm_shares.find(to_string(key)); it != result.sm_shares.end())
+      kf.params.sm_share = it->second.first;
     kf.params.interval_low_fraction = std::min(1.0, std::exp(lo));
     kf.params.interval_high_fraction = std::max(1.0, std::exp(hi));
     kf.message = tied;
@@ -665,6 +721,10 @@ void save_calibration(const CalibrationResult& r, const std::filesystem::path& f
                       {"train_error", stats_json(f.train)},
                       {"heldout_error", stats_json(f.heldout_cv)}});
     if (!f.message.empty()) params.back()["note"] = f.message;
+    if (p.sm_share >= 0) {
+      params.back()["sm_share"] = p.sm_share;
+      params.back()["sm_share_record"] = r.sm_shares.count(to_string(f.key)) ? r.sm_shares.at(to_string(f.key)).second : "";
+    }
   }
   nlohmann::json evals = nlohmann::json::array();
   for (const EvaluationGroup& g : r.evaluations)
@@ -746,6 +806,10 @@ Calibration load_calibration(const std::filesystem::path& file, const HardwareSp
     kp.tile_overhead_k_elements = p.positive("tile_overhead_k_elements");
     if (p.has("serial_step_s")) kp.serial_step_s = p.positive("serial_step_s");  // absent before 2026-11-22: the prior
     if (p.has("burst_s")) kp.burst_s = p.positive("burst_s");                    // absent before 2026-12-07: the prior
+    if (p.has("sm_share")) {
+      kp.sm_share = p.number("sm_share");
+      if (!(kp.sm_share >= 0 && kp.sm_share <= 1)) p.fail("sm_share", "must be in [0, 1]");
+    }
     const nlohmann::json& iv = j["params"][i]["interval_fraction"];
     if (!iv.is_array() || iv.size() != 2 || !iv[0].is_number() || !iv[1].is_number())
       p.fail("interval_fraction", "must be [low, high]");
@@ -810,13 +874,18 @@ Calibration load_calibration(const std::filesystem::path& file, const HardwareSp
   return c;
 }
 
-double transfer_streaming_efficiency(double efficiency, double eta, double from_bw, double to_bw, double sm_rate_ratio) {
-  if (!(efficiency > 0) || !(eta > efficiency) || !(from_bw > 0) || !(to_bw > 0) || !(sm_rate_ratio > 0))
-    return efficiency;
-  // 1 / achieved = 1 / (eta x bandwidth) + 1 / sm_side: solve for the SM side on the source GPU, scale it,
-  // and recombine with the target's bandwidth.
-  const double sm_side = 1.0 / (1.0 / (efficiency * from_bw) - 1.0 / (eta * from_bw)) * sm_rate_ratio;
-  return 1.0 / (to_bw * (1.0 / (eta * to_bw) + 1.0 / sm_side));
+double transfer_streaming_efficiency(double efficiency, double eta, double from_bw, double to_bw, double sm_rate_ratio,
+                                     double sm_share) {
+  if (!(efficiency > 0) || !(from_bw > 0) || !(to_bw > 0) || !(sm_rate_ratio > 0)) return efficiency;
+  // The share of the time per byte a faster HBM can shorten: what the source GPU's best streaming efficiency
+  // allows (1 / (eta x bandwidth) of it is the HBM's), and at most what the SM-partition probe left
+  // unexplained by the SMs. The rest is SM-side (bytes in flight per SM over a latency the HBM does not set).
+  double hbm_share = eta > 0 ? std::min(1.0, efficiency / eta) : 1.0;
+  if (sm_share >= 0) hbm_share = std::min(hbm_share, 1.0 - std::min(1.0, sm_share));
+  if (hbm_share >= 1.0) return efficiency;
+  const double per_byte = 1.0 / (efficiency * from_bw);
+  const double target = hbm_share * per_byte * (from_bw / to_bw) + (1.0 - hbm_share) * per_byte / sm_rate_ratio;
+  return 1.0 / (target * to_bw);
 }
 
 Calibration transfer_calibration(const Calibration& from, const HardwareSpec& from_hw, const HardwareSpec& to_hw) {
@@ -844,7 +913,7 @@ Calibration transfer_calibration(const Calibration& from, const HardwareSpec& fr
     const double from_rate = from_bw * p.memory_efficiency_fraction;
     if (is_simt_streaming(k.kernel))
       p.memory_efficiency_fraction =
-          transfer_streaming_efficiency(p.memory_efficiency_fraction, eta, from_bw, to_bw, sm_rate_ratio);
+          transfer_streaming_efficiency(p.memory_efficiency_fraction, eta, from_bw, to_bw, sm_rate_ratio, p.sm_share);
     // The occupancy ramp (Little's law again): below saturation each block streams what it keeps in flight
     // over a latency the HBM does not change, bandwidth x efficiency / (SMs x occupancy fraction) per block;
     // that rate is kept (scaled by the clock) and a faster HBM needs more blocks to saturate. Decode

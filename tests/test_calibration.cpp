@@ -20,7 +20,7 @@ using roofline::test::models;
 
 namespace {
 std::string record_line(const Workload& w, double median_s, const std::string& suite, const std::string& hw_profile,
-                        const std::string& label = "synthetic") {
+                        const std::string& label = "synthetic", const std::string& extra_json = "") {
   char t[160];
   std::snprintf(t, sizeof t, R"({"median": %.9g, "min": %.9g, "max": %.9g, "count": 20})", median_s, median_s * 0.98,
                 median_s * 1.03);
@@ -28,7 +28,8 @@ std::string record_line(const Workload& w, double median_s, const std::string& s
          R"(", "label": ")" + label + R"(", "workload": )" + workload_json(w) + R"(, "status": "ok", "time_s": )" + t +
          R"(, "timing": {"method": "cuda_graph_events", "l2": "cold_rotating", "kernels_per_call": 1}, "counters": {}, "predicted_s": null, "device": {"name": "NVIDIA H100 80GB HBM3", "hw_profile": ")" +
          hw_profile +
-         R"(", "compute_capability": "9.0", "sm_count": 132, "l2_bytes": 52428800, "memory_bytes": 85520809984, "sm_clock_hz": 1980000000, "mem_clock_hz": 2619000000, "clock_note": "synthetic", "driver": "test", "cuda_runtime": "13.0", "torch": null}, "timestamp": "2026-11-22T00:00:00Z"})";
+         R"(", "compute_capability": "9.0", "sm_count": 132, "l2_bytes": 52428800, "memory_bytes": 85520809984, "sm_clock_hz": 1980000000, "mem_clock_hz": 2619000000, "clock_note": "synthetic", "driver": "test", "cuda_runtime": "13.0", "torch": null}, "timestamp": "2026-11-22T00:00:00Z")" +
+         (extra_json.empty() ? std::string() : ", \"extra\": " + extra_json) + "}";
 }
 
 std::filesystem::path write_temp(const std::string& name, const std::string& text) {
@@ -157,9 +158,59 @@ TEST_CASE("a SIMT streaming kernel's efficiency transfers by Little's law: its S
     // Back again: the source efficiency.
     CHECK(transfer_streaming_efficiency(to, eta, to_bw, from_bw, 1.0) == ROOFLINE_APPROX(e));
   }
+  // A measured SM share bounds the HBM's share further: at most 1 - sm_share of the time shrinks with the HBM.
+  {
+    const double e = 0.7, per_byte = 1.0 / (e * from_bw);
+    CHECK(transfer_streaming_efficiency(e, eta, from_bw, to_bw, 1.0, -1) == transfer_streaming_efficiency(e, eta, from_bw, to_bw, 1.0));
+    // 1 - 0.1 is above e / eta = 0.795: the efficiency bound holds, nothing changes.
+    CHECK(transfer_streaming_efficiency(e, eta, from_bw, to_bw, 1.0, 0.1) == transfer_streaming_efficiency(e, eta, from_bw, to_bw, 1.0));
+    const double bound = transfer_streaming_efficiency(e, eta, from_bw, to_bw, 1.0, 0.6);
+    CHECK(1.0 / (bound * to_bw) == ROOFLINE_APPROX(0.4 * per_byte * from_bw / to_bw + 0.6 * per_byte));
+    // All of it SM-side: the kernel streams as many bytes per second on the faster HBM, no more.
+    CHECK(transfer_streaming_efficiency(e, eta, from_bw, to_bw, 1.0, 1.0) * to_bw == ROOFLINE_APPROX(e * from_bw));
+    // A kernel at the HBM's own efficiency that the probe finds half SM-bound is no longer the HBM's.
+    CHECK(transfer_streaming_efficiency(eta, eta, from_bw, to_bw, 1.0, 0.5) < eta);
+  }
   // Nonsense inputs leave the efficiency as it is.
   CHECK(transfer_streaming_efficiency(0.5, eta, 0.0, to_bw, 1.0) == 0.5);
   CHECK(transfer_streaming_efficiency(0.5, eta, from_bw, to_bw, -1.0) == 0.5);
+}
+
+TEST_CASE("SM-partition pairs give a streaming key its measured SM share, neither fitted nor evaluated") {
+  const HardwareSpec& h100 = hardware().get("h100_sxm");
+  Workload norm;
+  norm.kind = WorkloadKind::elementwise;
+  norm.elementwise = ElementwiseKind::rmsnorm;
+  norm.rows = 32768;
+  norm.cols = 4096;
+  norm.dtype = Precision::bf16;
+  Workload add = norm;
+  add.elementwise = ElementwiseKind::add;
+  const std::string all = R"({"green_context_sms": null, "device_sms": 132})";
+  const std::string half = R"({"green_context_sms": 66, "device_sms": 132})";
+  // RMSNorm: 100 us on all SMs, 160 on half: time(f) = a + b / f, b = 60 us, share 0.6. Add: unchanged, 0.
+  const std::string text = synthetic_gemm_records(21, "h100_sxm", 60) +
+                           record_line(norm, 100e-6, "sm_partition", "h100_sxm", "triton_rmsnorm", all) + "\n" +
+                           record_line(norm, 160e-6, "sm_partition", "h100_sxm", "triton_rmsnorm", half) + "\n" +
+                           record_line(add, 100e-6, "sm_partition", "h100_sxm", "torch_add", all) + "\n" +
+                           record_line(add, 99e-6, "sm_partition", "h100_sxm", "torch_add", half) + "\n";
+  const CalibrationResult r = calibrate(load_records(write_temp("partition.jsonl", text)), h100, models());
+  REQUIRE(r.sm_shares.count("norm/simt_fp32") == 1);
+  CHECK(r.sm_shares.at("norm/simt_fp32").first == ROOFLINE_APPROX(0.6));
+  CHECK(r.sm_shares.at("norm/simt_fp32").second.find("partition.jsonl:62") != std::string::npos);
+  CHECK(r.sm_shares.at("elementwise/simt_fp32/residual").first == 0.0);  // clamped: faster on fewer SMs is noise
+  for (const EvaluationGroup& g : r.evaluations) CHECK(g.name.find("sm_partition") == std::string::npos);
+  // A partition record without the device's SM count fails naming file, line and key.
+  const std::string broken = record_line(norm, 160e-6, "sm_partition", "h100_sxm", "triton_rmsnorm", R"({"green_context_sms": 66})");
+  const auto file = write_temp("partition_bad.jsonl", synthetic_gemm_records(21, "h100_sxm", 60) + broken + "\n");
+  try {
+    calibrate(load_records(file), h100, models());
+    FAIL("no error");
+  } catch (const ConfigError& e) {
+    INFO(std::string(e.what()));
+    CHECK(std::string(e.what()).find("partition_bad.jsonl:61") != std::string::npos);
+    CHECK(std::string(e.what()).find("extra.device_sms") != std::string::npos);
+  }
 }
 
 TEST_CASE("a GEMM kernel choice the model cannot see is kept as a measured exception, saved, and never transferred") {
@@ -339,6 +390,27 @@ TEST_CASE("corrupt calibrated profiles fail with the key path") {
   const std::string sustained =
       bad("calibration_bad_sustained.json").string() + ": sustained_flop_per_s[0].math: unknown math path 'tc_99bit'";
   CHECK_THROWS_WITH_AS(load_calibration(bad("calibration_bad_sustained.json"), h100), sustained.c_str(), ConfigError);
+  const std::string share = bad("calibration_bad_sm_share.json").string() + ": params[0].sm_share: must be in [0, 1]";
+  CHECK_THROWS_WITH_AS(load_calibration(bad("calibration_bad_sm_share.json"), h100), share.c_str(), ConfigError);
+  // The same profile with a share in range loads it, and the transfer to the H200 uses it.
+  {
+    std::ifstream in(bad("calibration_bad_sm_share.json"));
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string bad_share = "\"sm_share\": 1.5";
+    const auto at = text.find(bad_share);
+    REQUIRE(at != std::string::npos);
+    text.replace(at, bad_share.size(), "\"sm_share\": 0.8");
+    const Calibration ok = load_calibration(write_temp("sm_share_ok.json", text), h100);
+    const ParamKey norm{KernelClass::norm, MathPath::simt_fp32};
+    CHECK(ok.params(norm).sm_share == 0.8);
+    Calibration unmeasured = ok;
+    KernelParams p = ok.params(norm);
+    p.sm_share = -1;
+    unmeasured.set(norm, p);
+    const HardwareSpec& h200 = hardware().get("h200_sxm");
+    CHECK(transfer_calibration(ok, h100, h200).params(norm).memory_efficiency_fraction <
+          transfer_calibration(unmeasured, h100, h200).params(norm).memory_efficiency_fraction);
+  }
   const std::string burst = bad("calibration_bad_burst.json").string() + ": params[0].burst_s: must be > 0, got -0.002";
   CHECK_THROWS_WITH_AS(load_calibration(bad("calibration_bad_burst.json"), h100), burst.c_str(), ConfigError);
   const std::string exception =

@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "roofline/hardware.hpp"
@@ -130,6 +131,10 @@ struct SpeedupCheck {
   bool operator==(const SpeedupCheck&) const = default;
 };
 
+/// The suite whose records time a streaming kernel on all SMs and in a partition of them
+/// (validate/torch/sm_partition.py): read for KernelParams::sm_share, neither fitted nor evaluated.
+inline constexpr std::string_view sm_partition_suite = "sm_partition";
+
 struct CalibrationResult {
   std::string gpu;
   Calibration calibration;
@@ -145,6 +150,9 @@ struct CalibrationResult {
   /// Sustained ceilings taken from the ceilings suite's `*_sustained` GEMM records (also in `calibration`):
   /// math path -> {FLOP/s, "file:line" of the record}. These records are inputs, not evaluated.
   std::map<MathPath, std::pair<double, std::string>> sustained;
+  /// Measured SM shares (KernelParams::sm_share) from the sm_partition suite's record pairs: parameter key ->
+  /// {share, "file:line" of the partition record}. Inputs, not evaluated.
+  std::map<std::string, std::pair<double, std::string>> sm_shares;
   bool all_converged() const;
 };
 
@@ -203,7 +211,10 @@ constexpr bool shares_prefill_compute(const ParamKey& k) {
 /// change with the HBM. eta is the source GPU's best streaming efficiency (its kernel closest to the HBM);
 /// the SM side scales by `sm_rate_ratio` (SMs x clock, target over source). Returns `efficiency` unchanged
 /// when it is not below eta (the kernel is the HBM's) or an input is not positive.
-double transfer_streaming_efficiency(double efficiency, double eta, double from_bw, double to_bw, double sm_rate_ratio);
+/// `sm_share` (KernelParams::sm_share, -1 when not measured) is a second, measured bound: the share of the time
+/// a faster HBM can shorten is at most min(efficiency / eta, 1 - sm_share).
+double transfer_streaming_efficiency(double efficiency, double eta, double from_bw, double to_bw, double sm_rate_ratio,
+                                     double sm_share = -1);
 
 /// The calibration the library uses for `hw`: data_directory()/calibration/<name>.json if present; else
 /// a transfer from a calibrated GPU of the same architecture in `registry`; else the priors.

@@ -40,6 +40,10 @@ struct KernelParams {
   /// rate R_b > R_s takes max(W / R_b, W / R_s - burst_s (R_b - R_s) / R_s)). Prior 2 ms (inferred from our
   /// H100 ceilings records: the fp8 16384^3 GEMM is at its burst rate for about 1.9 ms, the bf16 one 5 ms).
   double burst_s = 2e-3;
+  /// SIMT streaming kernels: the measured share of the time per byte that scales with the SM count, from the
+  /// sm_partition suite (the kernel on all SMs and in a green-context partition with half of them:
+  /// time(f) = a + b / f, share = b / time(1)); an input of the transfer rule, not fitted. -1: not measured.
+  double sm_share = -1;
   /// Relative prediction interval from held-out residuals (time × these), e.g. 0.9 and 1.1.
   double interval_low_fraction = 0.6;
   double interval_high_fraction = 1.6;

@@ -143,6 +143,18 @@ class Sdpa(unittest.TestCase):
             CR.validate_workload(SD.workload(c), out, allow_pending=False)
             self.assertEqual(out, [], c)
 
+    def test_sm_partition_measures_the_elementwise_suites_own_largest_configurations(self):
+        import sm_partition as SP
+        import elementwise as EW
+        cfgs = SP.build_configs()
+        self.assertEqual({c.kind for c in cfgs}, {k for k, *_ in SP.CASES})
+        suite = set(EW.build_configs(False))
+        for c in cfgs:
+            self.assertIn(c, suite)   # the same kernels, labels and variants the fit saw
+        self.assertEqual(SP.half_sms(132), 66)
+        self.assertEqual(SP.half_sms(144), 72)
+        self.assertEqual(SP.half_sms(78), 38)
+
     def test_fresh_suite_holds_no_holdout_and_no_fitted_shape(self):
         cfgs = SD.build_fresh_configs(False, 80, 40, 160)
         shapes = [c.shape for c in cfgs[::2]]
