@@ -662,6 +662,8 @@ std::vector<EvaluationGroup> evaluate(const std::vector<MeasurementRecord>& reco
     if (!r.ok || r.device.hw_profile != hw.name) continue;
     // Launch and stream records measure overheads and ceilings, not operators the model predicts.
     if (r.workload.kind == WorkloadKind::launch || r.workload.kind == WorkloadKind::stream) continue;
+    // SM-partition records time a kernel on part of the GPU: an input (sm_share), never a prediction's target.
+    if (r.suite == sm_partition_suite) continue;
     // Sustained ceilings (inputs of the calibration that measured them) are predicted as sustained work.
     const bool sustained = is_sustained_ceiling(r);
     const std::optional<Load> load = sustained ? std::optional<Load>(Load::sustained) : std::nullopt;
