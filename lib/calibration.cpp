@@ -385,10 +385,6 @@ std::vector<GemmException> find_gemm_exceptions(const std::vector<Sample>& sampl
   return out;
 }
 
-}  // namespace
-
-namespace {
-
 // The sm_partition suite's pairs: one workload timed on all SMs (extra.green_context_sms null) and in a
 // partition of k of extra.device_sms SMs. time(f) = a + b / f with f = k / SMs gives b = (t_k - t_all) /
 // (1 / f - 1), the SM-scaled share b / t_all (clamped to [0, 1]); per parameter key the largest (the most
@@ -396,33 +392,33 @@ namespace {
 std::map<std::string, std::pair<double, std::string>> sm_shares_of(const std::vector<const MeasurementRecord*>& recs,
                                                                     const HardwareSpec& hw, const ModelRegistry& models) {
   struct Pair {
+    const Workload* workload = nullptr;
     double all = 0, part = 0, fraction = 0;
     std::string source;
   };
   std::map<std::string, Pair> by_workload;
   for (const MeasurementRecord* r : recs) {
-    const nlohmann::json extra = nlohmann::json::parse(r->extra_json, nullptr, false);
-    if (extra.is_discarded() || !extra.is_object() || !extra.contains("device_sms") || !extra["device_sms"].is_number())
-      throw ConfigError(FileLocation{r->file, r->line, 0}, "extra.device_sms", "an sm_partition record needs the device's SM count");
-    const double sms = extra["device_sms"].get<double>();
+    const nlohmann::json extra = detail::parse_json(r->extra_json, r->file, r->line - 1);
+    const detail::JsonObject x(extra, r->file, r->line, "extra");
+    if (!x.has("device_sms")) x.fail("device_sms", "an sm_partition record needs the device's SM count");
+    const double sms = x.positive("device_sms");
     Pair& p = by_workload[workload_json(r->workload)];
-    if (!extra.contains("green_context_sms") || extra["green_context_sms"].is_null()) {
+    p.workload = &r->workload;
+    const std::optional<double> part_sms = x.optional_number("green_context_sms");
+    if (!part_sms) {
       p.all = r->median_s;
     } else {
-      if (!extra["green_context_sms"].is_number() || !(extra["green_context_sms"].get<double>() > 0) ||
-          !(extra["green_context_sms"].get<double>() < sms))
-        throw ConfigError(FileLocation{r->file, r->line, 0}, "extra.green_context_sms",
-                          "must be null (all SMs) or a number of SMs below extra.device_sms");
+      if (!(*part_sms > 0 && *part_sms < sms))
+        x.fail("green_context_sms", "must be null (all SMs) or a number of SMs below extra.device_sms");
       p.part = r->median_s;
-      p.fraction = extra["green_context_sms"].get<double>() / sms;
+      p.fraction = *part_sms / sms;
       p.source = r->file + ":" + std::to_string(r->line);
     }
   }
   std::map<std::string, std::pair<double, std::string>> out;
-  for (const auto& [json_text, p] : by_workload) {
+  for (const auto& [text, p] : by_workload) {
     if (!(p.all > 0) || !(p.part > 0)) continue;
-    const Workload w = parse_workload(json_text);
-    const std::vector<Op> ops = workload_ops(w, hw, models);
+    const std::vector<Op> ops = workload_ops(*p.workload, hw, models);
     if (ops.size() != 1) continue;
     const double b = (p.part - p.all) / (1.0 / p.fraction - 1.0);
     const double share = std::clamp(b / p.all, 0.0, 1.0);
@@ -724,8 +720,9 @@ void save_calibration(const CalibrationResult& r, const std::filesystem::path& f
                       {"heldout_error", stats_json(f.heldout_cv)}});
     if (!f.message.empty()) params.back()["note"] = f.message;
     if (p.sm_share >= 0) {
+      const auto measured = r.sm_shares.find(to_string(f.key));
       params.back()["sm_share"] = p.sm_share;
-      params.back()["sm_share_record"] = r.sm_shares.count(to_string(f.key)) ? r.sm_shares.at(to_string(f.key)).second : "";
+      params.back()["sm_share_record"] = measured != r.sm_shares.end() ? measured->second.second : "";
     }
   }
   nlohmann::json evals = nlohmann::json::array();

@@ -178,19 +178,22 @@ def holdout_shapes(n: int, seed: int = HOLDOUT_SEED, exclude: Sequence[AttnShape
     return out
 
 
+def random_shapes(n: int, holdout_n: int) -> List[AttnShape]:
+    """The `sdpa_random` shapes: n drawn like the hold-out's with RANDOM_SEED, excluding every shape of the
+    hold-out list of holdout_n shapes."""
+    return holdout_shapes(n, RANDOM_SEED, holdout_shapes(holdout_n))
+
+
 def build_random_configs(quick: bool, n: int, holdout_n: int) -> List[AttnConfig]:
-    """`sdpa_random`: n shapes (quick: 6) drawn like the hold-out's with RANDOM_SEED, excluding every shape of
-    the hold-out list of holdout_n shapes; FlashAttention-2 and cuDNN each."""
-    exclude = holdout_shapes(holdout_n)
-    return [AttnConfig("sdpa_random", b, sh) for sh in holdout_shapes(6 if quick else n, RANDOM_SEED, exclude)
+    """`sdpa_random`: random_shapes (quick: 6 of them); FlashAttention-2 and cuDNN each."""
+    return [AttnConfig("sdpa_random", b, sh) for sh in random_shapes(6 if quick else n, holdout_n)
             for b in ("flash", "cudnn")]
 
 
 def build_fresh_configs(quick: bool, n: int, holdout_n: int, random_n: int) -> List[AttnConfig]:
     """`sdpa_fresh`: n shapes (quick: 6) drawn like the hold-out's with FRESH_SEED, excluding every hold-out and
     every sdpa_random shape; FlashAttention-2 and cuDNN each."""
-    held = holdout_shapes(holdout_n)
-    exclude = held + holdout_shapes(random_n, RANDOM_SEED, held)
+    exclude = holdout_shapes(holdout_n) + random_shapes(random_n, holdout_n)
     return [AttnConfig("sdpa_fresh", b, sh) for sh in holdout_shapes(6 if quick else n, FRESH_SEED, exclude)
             for b in ("flash", "cudnn")]
 

@@ -44,25 +44,6 @@ def half_sms(sms: int) -> int:
     return max(2, (sms // 2) // 2 * 2)
 
 
-def _time(dev, op, n: int) -> List[float]:
-    import torch
-    for j in range(n):
-        op.call(j)
-    dev.synchronize()
-    op.outs.clear()
-    samples = []
-    for _ in range(REPS):
-        s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        s.record()
-        for j in range(n):
-            op.call(j)
-        e.record()
-        torch.cuda.synchronize()
-        op.outs.clear()
-        samples.append(s.elapsed_time(e) / 1e3 / n)
-    return samples
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out-dir", default=None)
@@ -81,7 +62,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     labels = ["triton_rmsnorm"] if rms.impl == "triton_rmsnorm" else ["torch_rms_norm"]
     out_dir = a.out_dir or os.path.join(C.REPO_ROOT, "validate", "data", dev.hw_profile)
     w = C.RecordWriter(os.path.join(out_dir, SUITE + ".jsonl"))
-    sms = torch.cuda.get_device_properties(0).multi_processor_count
+    sms = dev.sm_count
     part = half_sms(sms)
     try:
         for c in build_configs(labels):
@@ -95,19 +76,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     ctx = gc.GreenContext.create(num_sms=k, device_id=0)
                     ctx.set_context()
                 try:
-                    samples = _time(dev, op, n)
+                    tr = E._time_eager(dev, op.body, n, REPS)
                 finally:
                     if ctx is not None:
                         ctx.pop_context()
-                st = C.stats_s(samples)
+                op.outs.clear()
+                st = tr.stats()
                 sb = c.set_bytes()
                 rec = C.make_record(suite=SUITE, label=c.label, workload=E.workload(c), device=dev.snapshot(),
-                                    time_s=st, method="cuda_events",
+                                    time_s=st, method=tr.method,
                                     l2=C.l2_state(sb, n, dev.l2_bytes),
                                     extra={"green_context_sms": k, "device_sms": sms, "rotation_sets": n,
                                            "bytes_per_call": sb, "achieved_bytes_per_s": sb / st["median"],
                                            "variant": list(c.variant), "check": chk,
-                                           "timing_note": f"eager launches over {n} rotating sets, median of {REPS}"})
+                                           "timing_note": f"eager launches over {n} rotating sets, {REPS} timed replays"})
                 w.write(rec)
                 print(f"{c.kind:13s} {c.rows}x{c.cols} sms {k or sms:4d}: {st['median'] * 1e6:9.2f} us "
                       f"{sb / st['median'] / 1e12:5.2f} TB/s", flush=True)
