@@ -96,6 +96,7 @@ struct Plan {
   std::int64_t max_ctas_per_sm = 1; // register / TMEM limit
   double smem_stages = 1;           // K/V pipeline stages in shared memory
   bool overlapped = false;          // softmax pipelined against the matrix products
+  bool overlap_needs_pair = false;  // overlapped only between co-resident blocks' warps (no warp specialisation)
   double mma_fraction = 1;          // fraction of the math path's peak the MMA instructions reach
   double rescale_alu_per_row_block = 0;  // O rescaling per row per K/V block, in multiples of head_dim
   double emulated_exp_fraction = 0;      // FlashAttention-4's software exp2 share
@@ -319,6 +320,8 @@ Plan make_plan(const AttentionShape& s, AttentionKernel kernel, Precision qkv, c
         p.block_q = 64;
         p.block_kv = d <= 64 ? 256 : (d <= 128 ? 128 : 64);
         p.pack_gqa = true;
+        // The softmax stays serial in the decode kernels' compute term: the prefill's overlap (below) fitted
+        // our decode records worse (k-fold 3.4 -> 3.8% H100, 4.9 -> 5.3% H200).
       } else {
         const bool sm8x = cc_major == 8 && cc_minor > 0;  // sm_86 / sm_89: 100 KB shared memory
         p.block_q = 128;
@@ -326,6 +329,16 @@ Plan make_plan(const AttentionShape& s, AttentionKernel kernel, Precision qkv, c
         else if (d <= 128) p.block_kv = sm8x ? (causal ? 64 : 32) : 64;
         else p.block_kv = 64;
         if (d <= 128 && sm8x && causal) p.block_q = 64;
+        // The softmax overlaps the matrix products in part: two CTAs of four warps share an SM (two warps per
+        // scheduler), so one warp's exponentials can issue while another's MMAs run; no warp specialisation,
+        // so how far is the fitted exponent p of the smooth maximum, and a block alone on its SM runs its
+        // softmax serially (lone_cta_flops). ncu on the H100 (validate/data/h100_sxm/logs/fa2_probe.txt):
+        // tensor pipe busy 47 / 54 / 56% and MUFU 32 / 25 / 20% at head_dim 64 / 96 / 128, FLOP rate
+        // 0.85-0.89 of head_dim 128's at head_dim 64 (records and probe). Of the forms tried on our records,
+        // 5-fold held-out median H100 / H200: serial softmax 5.8 / 5.1%; serial with the exponentials outside
+        // the fitted efficiency 5.0 / 4.4%; this one 4.1 / 3.8% (H200 fit -> H100 sdpa 4.3 -> 3.6%).
+        p.overlapped = true;
+        p.overlap_needs_pair = true;
       }
       p.max_ctas_per_sm = d <= 128 ? 2 : 1;  // 4 warps (2 CTAs per SM by registers), 8 warps above 128
       break;
@@ -669,6 +682,7 @@ AttentionCost attention_cost(const AttentionShape& s, AttentionKernel kernel, Pr
   const double alu = alu_ops_per_s(hw);
   const double peak = hw.peak_flop_per_s(c.math);
   double tensor_s = 0;
+  double lone_fraction = 0;  // the largest thread block's share of the tiles, when it runs its softmax serially
 
   if (kernel == AttentionKernel::fa1) {
     fa1_cost(c, s, qkv, kv_cache, hw, o);
@@ -881,6 +895,7 @@ AttentionCost attention_cost(const AttentionShape& s, AttentionKernel kernel, Pr
     const bool uniform = decode || (!s.causal && s.window_tokens == 0);
     if (uniform) {
       c.max_cta_flops = uniform_sm_share(c.ctas, c.ctas_per_sm, c.waves, hw.sms());
+      if (p.overlap_needs_pair) lone_fraction = 1.0 / double(std::max<std::int64_t>(1, c.ctas));
     } else {
       // With split-KV a query block's tiles are spread over its splits.
       const double total_tiles = std::max(1.0, tiles * slots);
@@ -889,6 +904,7 @@ AttentionCost attention_cost(const AttentionShape& s, AttentionKernel kernel, Pr
       const double critical = in_order ? in_order_makespan_tiles(total_tiles, largest, c.ctas, c.ctas_per_sm, hw.sms())
                                        : largest;
       c.max_cta_flops = std::max(critical / total_tiles, 1.0 / double(hw.sms()));
+      if (p.overlap_needs_pair) lone_fraction = largest / total_tiles;
     }
     if (p.pack_gqa && group > 1 && o.describe) add_note(c, "GQA packed: " + std::to_string(pack) + " query heads per tile");
     if (c.splits > 1 && o.describe) add_note(c, "split-KV " + std::to_string(c.splits) + " ways + combine");
@@ -911,6 +927,9 @@ AttentionCost attention_cost(const AttentionShape& s, AttentionKernel kernel, Pr
     c.max_cta_flops = 0;
   } else {
     c.max_cta_flops *= c.compute_flops;
+    // A thread block whose softmax overlaps only another block's MMAs runs it serially when alone on its SM
+    // (one warp per scheduler): the makespan is at least its own tiles at the serial pace.
+    if (lone_fraction > 0 && peak > 0) c.lone_cta_flops = lone_fraction * (tensor_s + c.softmax_s) * peak;
   }
   if (pruned && skip > 0 && o.describe)
     add_note(c, "pruned: " + std::to_string(int(std::round(skip * 100))) + "% of K/V blocks skip the residual and V");
@@ -956,6 +975,7 @@ Op attention_op(const AttentionShape& shape, AttentionKernel kernel, Precision q
   at.flops = ac.useful_flops;
   at.executed_flops = ac.compute_flops;
   at.critical_path_flops = ac.max_cta_flops;
+  at.lone_block_flops = ac.lone_cta_flops;
   // Overlapped softmax: the tensor-core work and the exponentials are two pipelines; the roofline combines
   // them with the kernel's fitted overlap (smooth maximum) instead of assuming a perfect max().
   const double peak = hw.peak_flop_per_s(ac.math);
@@ -972,9 +992,14 @@ Op attention_op(const AttentionShape& shape, AttentionKernel kernel, Precision q
   return at;
 }
 
-double attention_prior_compute_efficiency(AttentionKernel kernel, MathPath math, const HardwareSpec& hw) {
+double attention_prior_compute_efficiency(AttentionKernel kernel, MathPath math, const HardwareSpec& hw, bool prefill) {
   const bool modern = hopper_class(hw) || blackwell_datacenter(hw);
-  double e = 0.67;  // FlashAttention-2 class (mma.sync, serial softmax)
+  // FlashAttention-2 class (mma.sync, softmax partly overlapped): 0.67 of the compute term where mma.sync
+  // reaches the peak (A100; the FA2 paper's 50-73% of peak), 0.51 on Hopper / Blackwell, where mma.sync
+  // reaches 2/3 of it: FA2's 335 TFLOP/s at head_dim 128 on the H100 (FA3 paper, Fig. 5) over this model's
+  // compute term with the prior exponent p = 4 (tensor 7.76e-13 s per score element, exponentials 2.43e-13).
+  // Decode keeps the serial softmax, and 0.67 read through it.
+  double e = modern && prefill ? 0.51 : 0.67;
   switch (kernel) {
     case AttentionKernel::fa3: e = 0.6; break;
     case AttentionKernel::cudnn: e = modern ? 0.6 : 0.67; break;

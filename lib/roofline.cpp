@@ -154,7 +154,7 @@ Calibration Calibration::priors(const HardwareSpec& hw) {
             p.fixed_s = 5e-6;
             break;
           case KernelClass::attention_decode:
-            p.compute_efficiency_fraction = attention_prior_compute_efficiency(ak, mp, hw);
+            p.compute_efficiency_fraction = attention_prior_compute_efficiency(ak, mp, hw, /*prefill=*/false);
             p.memory_efficiency_fraction = 0.85;  // good decode kernels: 85-92% of HBM bandwidth (kernels.md)
             p.fixed_s = 4e-6;
             break;
@@ -415,6 +415,8 @@ Prediction predict(const Op& op, const HardwareSpec& hw, const Calibration& cali
       const double sustained = load == Load::sustained ? calibration.sustained_flop_per_s(op.math) : 0.0;
       if (sustained > 0) compute_s = std::max(compute_s, executed / sustained);
       if (op.overlapped_s > 0) compute_s = smooth_max(compute_s, op.overlapped_s / efficiency, e);
+      if (op.lone_block_flops > 0)
+        compute_s = std::max(compute_s, op.lone_block_flops * double(sms) / (peak * efficiency));
     }
     // Streaming kernels with modelled tiles (Little's law): HBM speed needs bandwidth × latency bytes in
     // flight; the fitted occupancy fraction is then that latency as a fraction of 2 µs. Otherwise the

@@ -330,7 +330,7 @@ TEST_CASE("golden: FlashAttention-3 decode packs the GQA group and splits K/V") 
   CHECK(c.kernel_class == KernelClass::attention_decode);
 }
 
-TEST_CASE("the softmax term: exponentials at 16 per SM per clock, serial in FA2, overlapped in FA3") {
+TEST_CASE("the softmax term: exponentials at 16 per SM per clock, overlapped in FA2 prefill only between blocks") {
   const HardwareSpec& h = hardware().get("h100_sxm");
   // 67e12 FLOP/s fp32 / 2 / (128 FMA lanes / 16) = 4.1875e12 exp/s; A100: 19.5e12 / 2 / (64 / 16) = 2.4375e12.
   CHECK(special_function_ops_per_s(h) == ROOFLINE_APPROX(4.1875e12));
@@ -339,7 +339,7 @@ TEST_CASE("the softmax term: exponentials at 16 per SM per clock, serial in FA2,
   // 2 and runs its split kernel (64 × 128 tiles): query block b sees ceil((64b + 64)/128) = 1, 1, 2, 2 tiles,
   // 6 tiles = 49,152 score elements. Exponentials 49,152 · (1 + 1/128) = 49,536 -> 1.18295e-8 s; fp32 work
   // 49,152 · (3.5 + 128/128) = 221,184 ops / 33.5e12 = 6.6025e-9 s. Tensor: 25,165,824 FLOPs at
-  // 989.5e12 · 2/3 (mma.sync on Hopper) = 3.8150e-8 s. Serial sum 4.9979e-8 s = 49.454e6 FLOPs at peak.
+  // 989.5e12 · 2/3 (mma.sync on Hopper) = 3.8150e-8 s.
   const AttentionCost c = attention_cost(shape(1, 1, 1, 256, 256, 128, true), AttentionKernel::fa2, Precision::bf16,
                                          Precision::bf16, h);
   CHECK(c.splits == 2);
@@ -347,15 +347,50 @@ TEST_CASE("the softmax term: exponentials at 16 per SM per clock, serial in FA2,
   CHECK(c.flops == 25165824.0);
   CHECK(c.exp_ops == ROOFLINE_APPROX(49536.0));
   CHECK(c.alu_ops == ROOFLINE_APPROX(221184.0));
-  CHECK_FALSE(c.softmax_overlapped);
   CHECK(c.softmax_s == ROOFLINE_APPROX(1.18295e-8).epsilon(1e-4));
   CHECK(c.tensor_s == ROOFLINE_APPROX(3.8150e-8).epsilon(1e-4));
-  CHECK(c.compute_flops == ROOFLINE_APPROX((3.8150e-8 + 1.18295e-8) * 989.5e12).epsilon(1e-4));
-  // FA3 on the same shape overlaps: its compute term is the larger of the two, not the sum.
+  // Prefill: two blocks per SM overlap one's softmax with the other's MMAs (compute term = the larger), but
+  // the largest block alone on an SM runs serially: its 1 tile of 6 (split in two) at the sum.
+  CHECK(c.softmax_overlapped);
+  CHECK(c.compute_flops == ROOFLINE_APPROX(3.8150e-8 * 989.5e12).epsilon(1e-4));
+  CHECK(c.lone_cta_flops == ROOFLINE_APPROX((3.8150e-8 + 1.18295e-8) * 989.5e12 / 6.0).epsilon(1e-4));
+  // Decode keeps the serial sum (and no lone bound).
+  const AttentionCost dec = attention_cost(shape(8, 32, 8, 1, 4096, 128, false), AttentionKernel::fa2, Precision::bf16,
+                                           Precision::bf16, h);
+  CHECK_FALSE(dec.softmax_overlapped);
+  CHECK(dec.lone_cta_flops == 0);
+  CHECK(dec.compute_flops == ROOFLINE_APPROX((dec.tensor_s + dec.softmax_s) * 989.5e12).epsilon(1e-6));
+  // FA3 on the same prefill shape overlaps within a block (warp specialisation): no lone bound.
   const AttentionCost f3 = attention_cost(shape(1, 1, 1, 256, 256, 128, true), AttentionKernel::fa3, Precision::bf16,
                                           Precision::bf16, h);
   CHECK(f3.softmax_overlapped);
+  CHECK(f3.lone_cta_flops == 0);
   CHECK(f3.compute_flops == ROOFLINE_APPROX(std::max(f3.tensor_s, f3.softmax_s) * 989.5e12));
+}
+
+TEST_CASE("FA2 prefill: one wave of lone blocks is bound by the serial softmax, full waves by the overlap") {
+  const HardwareSpec& h = hardware().get("h100_sxm");
+  const Calibration cal = Calibration::priors(h);
+  // 66 heads of 128 tokens (non-causal): one 128-row block each (one K/V block: nothing to split), one per SM
+  // on 66 SMs. Each runs alone: the compute term is one block's tensor and softmax time in series.
+  const Op lone = attention_op(shape(1, 66, 66, 128, 128, 128, false), AttentionKernel::fa2, Precision::bf16,
+                               Precision::bf16, h);
+  const AttentionCost lc = attention_cost(shape(1, 66, 66, 128, 128, 128, false), AttentionKernel::fa2,
+                                          Precision::bf16, Precision::bf16, h);
+  REQUIRE(lc.ctas == 66);
+  const KernelParams& p = cal.params(param_key(lone));
+  const double pe = h.peak_flop_per_s(MathPath::tc_16bit) * p.compute_efficiency_fraction;
+  const Prediction pl = predict(lone, h, cal);
+  CHECK(pl.compute_s == ROOFLINE_APPROX((lc.tensor_s + lc.softmax_s) / 66.0 * 132.0 * 989.5e12 / pe).epsilon(1e-6));
+  // 32 heads of the same: 2112 blocks, 8 full waves of 264: the overlap (smooth maximum) sets the term,
+  // below the serial sum.
+  const Op full = attention_op(shape(1, 32, 32, 8448, 8448, 128, false), AttentionKernel::fa2, Precision::bf16,
+                               Precision::bf16, h);
+  const AttentionCost fc = attention_cost(shape(1, 32, 32, 8448, 8448, 128, false), AttentionKernel::fa2,
+                                          Precision::bf16, Precision::bf16, h);
+  const Prediction pf = predict(full, h, cal);
+  CHECK(pf.compute_s < (fc.tensor_s + fc.softmax_s) * 989.5e12 / pe);
+  CHECK(pf.compute_s >= fc.tensor_s * 989.5e12 / pe);
 }
 
 TEST_CASE("FlashAttention-4 on sm_100: two query tiles per CTA, software exp2, no routine O rescaling") {

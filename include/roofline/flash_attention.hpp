@@ -50,6 +50,9 @@ struct AttentionCost {
   /// calibrated compute efficiency.
   double compute_flops = 0;
   double max_cta_flops = 0;       ///< compute FLOPs (as compute_flops) one SM executes over the makespan
+  /// Compute FLOPs of the largest thread block alone on an SM with its softmax serial (kernels whose softmax
+  /// overlaps only a co-resident block's matrix products: FlashAttention-2); 0: not such a kernel.
+  double lone_cta_flops = 0;
   double exp_ops = 0;             ///< exponentials (MUFU ex2) executed
   double alu_ops = 0;             ///< other fp32 softmax work: max, scale-subtract, row sums, conversions, O rescaling
   double softmax_s = 0;           ///< time of the exponentials / fp32 work at the SM's issue rates (no efficiency)
@@ -122,10 +125,12 @@ double special_function_ops_per_s(const HardwareSpec& hw);
 
 /// Prior compute efficiency of an attention kernel (the fraction of the compute term of attention_cost
 /// that it sustains) before calibration, from published throughputs read through this model:
-/// FlashAttention-2 about 335 TFLOP/s on H100 at head_dim 128 (FA3 paper, Fig. 5) -> 0.67 with mma.sync at
-/// 2/3 of peak and a serial softmax; FA3 / cuDNN 500-650 TFLOP/s (kernels.md) -> 0.6; FlashAttention-4
+/// FlashAttention-2 about 335 TFLOP/s on H100 at head_dim 128 (FA3 paper, Fig. 5) -> 0.51 with mma.sync at
+/// 2/3 of peak and the softmax under the matrix products (0.67 on A100, where mma.sync reaches the peak: the
+/// FA2 paper's 50-73%; decode, whose softmax stays serial: 0.67 on both); FA3 / cuDNN 500-650 TFLOP/s (kernels.md) -> 0.6; FlashAttention-4
 /// 1605 TFLOP/s of 2250 on B200 (71%); fp8 and int8 paths at 0.8 of their 16-bit value (as the GEMM priors).
-double attention_prior_compute_efficiency(AttentionKernel kernel, MathPath math, const HardwareSpec& hw);
+double attention_prior_compute_efficiency(AttentionKernel kernel, MathPath math, const HardwareSpec& hw,
+                                          bool prefill = true);
 
 // ---- the seed's FlashAttention API ----------------------------------------------------------------
 

@@ -191,6 +191,9 @@ struct Op {
   double flops = 0;           ///< useful FLOPs per instance
   double executed_flops = 0;  ///< FLOPs the kernel executes (tile padding, masked tiles); 0: same as flops
   double critical_path_flops = 0;  ///< FLOPs of the largest thread block (load imbalance); 0: none
+  /// FLOPs of the largest thread block run alone on an SM at its serial pace (a softmax that overlaps only
+  /// another block's matrix products); a bound after the overlap; 0: none.
+  double lone_block_flops = 0;
   /// Work on another pipeline that the kernel overlaps with its tensor-core work (the softmax exponentials
   /// of warp-specialised attention), as seconds at that pipeline's peak; 0: none, or already in executed_flops.
   double overlapped_s = 0;
