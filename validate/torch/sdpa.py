@@ -1,4 +1,4 @@
-"""Suites `sdpa`, `sdpa_headdim`, `sdpa_holdout`, `sdpa_random` and `sdpa_fresh`: PyTorch scaled_dot_product_attention per backend (FlashAttention-2,
+"""Suites `sdpa`, `sdpa_headdim`, `sdpa_holdout`, `sdpa_random`, `sdpa_fresh` and `sdpa_fresh2`: PyTorch scaled_dot_product_attention per backend (FlashAttention-2,
 cuDNN, memory-efficient), bf16, [B, H, S, D] layout, GQA through enable_gqa=True, timed as CUDA-graph
 replays over rotating input sets (>= 3x L2), with the kernels that ran (torch.profiler) and a float32
 reference check per configuration where the reference fits in memory.
@@ -40,6 +40,9 @@ RANDOM_SEED = 20261123
 # Suite `sdpa_fresh` (never fitted): a third seed, measured after the model was frozen (2026-12-07), so that
 # neither a fit nor a choice between model variants ever saw its shapes.
 FRESH_SEED = 20261207
+# Suite `sdpa_fresh2` (never fitted): a fourth seed, added after FA2 prefill's softmax overlap (bf51303) was
+# chosen, for which sdpa_fresh had already been evaluated once; measured only after that commit.
+FRESH2_SEED = 20261208
 
 
 @dataclass(frozen=True)
@@ -195,6 +198,15 @@ def build_fresh_configs(quick: bool, n: int, holdout_n: int, random_n: int) -> L
     every sdpa_random shape; FlashAttention-2 and cuDNN each."""
     exclude = holdout_shapes(holdout_n) + random_shapes(random_n, holdout_n)
     return [AttnConfig("sdpa_fresh", b, sh) for sh in holdout_shapes(6 if quick else n, FRESH_SEED, exclude)
+            for b in ("flash", "cudnn")]
+
+
+def build_fresh2_configs(quick: bool, n: int, holdout_n: int, random_n: int, fresh_n: int) -> List[AttnConfig]:
+    """`sdpa_fresh2`: n shapes (quick: 6) drawn like the hold-out's with FRESH2_SEED, excluding every hold-out,
+    sdpa_random and sdpa_fresh shape; FlashAttention-2 and cuDNN each."""
+    exclude = holdout_shapes(holdout_n) + random_shapes(random_n, holdout_n)
+    exclude += holdout_shapes(fresh_n, FRESH_SEED, exclude)
+    return [AttnConfig("sdpa_fresh2", b, sh) for sh in holdout_shapes(6 if quick else n, FRESH2_SEED, exclude)
             for b in ("flash", "cudnn")]
 
 
