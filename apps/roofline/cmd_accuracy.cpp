@@ -69,9 +69,10 @@ const bool registered = register_command(55, [](CLI::App& app, int&) {
           "Three kinds of held-out error are reported, from weakest to strongest claim: (1) k-fold over shapes "
           "within the fitted suites (each shape predicted by a fit that never saw it); (2) suites never fitted "
           "at all (random hold-out shapes, whole model steps run by PyTorch; the `*_fresh` suites were measured "
-          "after the model was frozen at commit c26c4f4, so no choice between model variants up to it saw them; one "
-          "later change, FlashAttention-2 prefill's softmax overlap, was chosen on the k-fold and transfer figures, "
-          "its fresh figures reported before and after it in the README); (3) a GPU never fitted "
+          "after the model was frozen at commit c26c4f4, so no choice between model variants up to it saw them; two "
+          "later FlashAttention-2 prefill changes were chosen on the k-fold, transfer and probe figures, their fresh "
+          "figures reported before and after them in the README; `sdpa_fresh2` was measured after the first); "
+          "(3) a GPU never fitted "
           "(the calibration of one GPU transferred to another of its architecture by the documented rule).\n";
 
     std::map<std::string, CalibrationResult> results;

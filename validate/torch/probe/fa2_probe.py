@@ -8,6 +8,9 @@ backend) on this GPU. Prints one JSON line per measurement.
             tile effects; the first and last samples of each loop show it settling.
   burst     after 2 s idle, 24 eager calls of the longest case back to back, each timed, while
             nvidia-smi samples SM clock and power every 20 ms.
+  ragged    the same heads at lengths a multiple of the 128-row tile and a few tokens past it (768 / 770 /
+            800 / 1024 / 1026 ...), head_dim 64 and 128, causal and not: what a ragged last tile costs;
+            with the kernel's full template name (Is_even_MN).
   --ncu     one call per head_dim 64 / 96 / 128 (non-causal, batch 4, 32 heads of 2048 tokens) for
             `ncu -k regex:flash_fwd_kernel` (pipe utilisation: tensor vs MUFU vs FMA).
 """
@@ -64,6 +67,37 @@ def length(device):
                 torch.cuda.empty_cache()
 
 
+def kernel_name(fn):
+    from torch.profiler import profile, ProfilerActivity
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        fn()
+        torch.cuda.synchronize()
+    names = [e.name for e in prof.events() if "flash" in e.name]
+    return names[0] if names else ""
+
+
+def ragged(device):
+    l2 = torch.cuda.get_device_properties(0).L2_cache_size
+    b, h = 6, 32
+    for d in (64, 128):
+        for causal in (True, False):
+            for s in (768, 769, 770, 800, 896, 1024, 1026, 1090, 2048, 2050):
+                set_bytes = 4 * b * h * s * d * 2
+                n = max(2, math.ceil(3 * l2 / set_bytes))
+                q, k, v = qkv(b, h, s, d, n)
+                body = lambda: [call(q[j], k[j], v[j], causal) for j in range(n)]
+                body()
+                torch.cuda.synchronize()
+                name = kernel_name(lambda: call(q[0], k[0], v[0], causal))
+                r = C.time_replays(device, body, n, min_replays=10, max_replays=200, target_timed_s=0.04)
+                t = sorted(r.per_call_s)
+                med = t[len(t) // 2]
+                emit(part="ragged", head_dim=d, causal=causal, batch=b, heads=h, tokens=s, median_s=med,
+                     tflops=flops(b, h, s, d, causal) / med / 1e12, kernel=name[-160:])
+                del q, k, v
+                torch.cuda.empty_cache()
+
+
 def burst():
     b, h, s, d = 32, 33, 4096, 128
     q, k, v = qkv(b, h, s, d, 1)
@@ -100,6 +134,7 @@ def ncu_target():
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--ncu", action="store_true")
+    p.add_argument("--parts", default="length,burst,ragged")
     a = p.parse_args()
     if a.ncu:
         ncu_target()
@@ -107,8 +142,10 @@ def main():
     props = torch.cuda.get_device_properties(0)
     emit(part="device", name=props.name, sms=props.multi_processor_count, torch=torch.__version__)
     device = C.Device(dry_run=False, hw_override=None)
-    length(device)
-    burst()
+    parts = a.parts.split(",")
+    if "length" in parts: length(device)
+    if "burst" in parts: burst()
+    if "ragged" in parts: ragged(device)
 
 
 if __name__ == "__main__":
