@@ -282,6 +282,42 @@ TEST_CASE("a GEMM kernel choice the model cannot see is kept as a measured excep
   CHECK(calibrate(load_records(write_temp("exception.jsonl", text)), h100, models(), off).calibration.gemm_exceptions().empty());
 }
 
+TEST_CASE("intervals: never-fitted records are counted inside or outside, random suites widen the band") {
+  const HardwareSpec& h = hardware().get("h100_sxm");
+  Calibration truth_cal = Calibration::priors(h);
+  truth_cal.set(ParamKey{KernelClass::gemm, MathPath::tc_16bit}, truth());
+  auto line = [&](std::int64_t m, double factor, const std::string& suite) {
+    Workload w;
+    w.kind = WorkloadKind::gemm;
+    w.gemm = GemmShape{m, 4096, 4096, 1};
+    w.dtype = Precision::bf16;
+    return record_line(w, predict_workload(w, h, truth_cal, models()).time_s * factor, suite, "h100_sxm") + "\n";
+  };
+  // 20 hold-out records at the truth (inside a band fitted on ±2% noise) and 5 at 1.5x it (outside).
+  std::string text = synthetic_gemm_records(31, "h100_sxm", 60);
+  for (int i = 0; i < 20; ++i) text += line(3 + 97 * i, 1.0, "gemm_holdout");
+  for (int i = 0; i < 5; ++i) text += line(7 + 301 * i, 1.5, "gemm_holdout");
+  const CalibrationResult r = calibrate(load_records(write_temp("coverage.jsonl", text)), h, models());
+  const EvaluationGroup* g = nullptr;
+  for (const EvaluationGroup& e : r.evaluations)
+    if (e.name == "gemm_holdout gemm/tc_16bit") g = &e;
+  REQUIRE(g != nullptr);
+  CHECK(g->calibrated.count == 25);
+  CHECK(g->inside_interval >= 16);  // the at-truth records, but for a fit off the truth by the ±2% noise
+  CHECK(g->inside_interval <= 20);  // none of the 1.5x ones
+  const KernelParams& narrow = r.calibration.params(ParamKey{KernelClass::gemm, MathPath::tc_16bit});
+  CHECK(narrow.interval_high_fraction < 1.05);
+
+  // The same fit with 30 more records from a random suite, ±12% off the truth: the band takes their
+  // 5th..95th percentiles when wider.
+  std::string wide = synthetic_gemm_records(31, "h100_sxm", 60);
+  for (int i = 0; i < 30; ++i) wide += line(5 + 173 * i, i % 2 ? 1.12 : 1.0 / 1.12, "gemm_random");
+  const CalibrationResult rw = calibrate(load_records(write_temp("coverage_random.jsonl", wide)), h, models());
+  const KernelParams& p = rw.calibration.params(ParamKey{KernelClass::gemm, MathPath::tc_16bit});
+  CHECK(p.interval_high_fraction > 1.08);
+  CHECK(p.interval_low_fraction < 1.0 / 1.08);
+}
+
 TEST_CASE("sustained GEMM ceilings come from the ceilings suite, cap whole steps only, and transfer at equal power") {
   const HardwareSpec& h100 = hardware().get("h100_sxm");
   Workload big;

@@ -119,6 +119,9 @@ struct EvaluationGroup {
   ErrorStats datasheet;  ///< the plain datasheet roofline (no efficiencies, no fixed costs)
   ErrorStats prior;
   ErrorStats calibrated;
+  /// Records whose measured time lies inside the calibrated prediction's interval (interval_low_s ..
+  /// interval_high_s: the key's 5th..95th k-fold percentiles, so nominally 90% of calibrated.count).
+  int inside_interval = 0;
   bool operator==(const EvaluationGroup&) const = default;
 };
 
