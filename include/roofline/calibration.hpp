@@ -120,7 +120,7 @@ struct EvaluationGroup {
   ErrorStats prior;
   ErrorStats calibrated;
   /// Records whose measured time lies inside the calibrated prediction's interval (interval_low_s ..
-  /// interval_high_s: the key's 5th..95th k-fold percentiles, so nominally 90% of calibrated.count).
+  /// interval_high_s: the key's 5th..95th k-fold percentiles, or its random suite's when wider: nominally 90%).
   int inside_interval = 0;
   bool operator==(const EvaluationGroup&) const = default;
 };
