@@ -134,7 +134,8 @@ const bool registered = register_command(55, [](CLI::App& app, int&) {
            << (f.fitted ? cell90(f.heldout_cv) : "–") << " |\n";
       md << "\n### (2) Never fitted: hold-out suites and whole model steps\n\n"
          << "*In interval*: the share of records whose measured time lies inside the interval the prediction "
-            "states (its key's 5th..95th percentile k-fold residuals, or its random-shape suite's when wider: nominally 90%).\n\n"
+            "states (its key's 5th..95th percentile k-fold residuals, or its random-shape suite's when wider: "
+            "nominally 90%).\n\n"
          << "| suite and key | records | datasheet median | prior median | calibrated median | calibrated p90 | "
             "in interval |\n"
          << "|---|---:|---:|---:|---:|---:|---:|\n";

@@ -127,7 +127,8 @@ double special_function_ops_per_s(const HardwareSpec& hw);
 /// that it sustains) before calibration, from published throughputs read through this model:
 /// FlashAttention-2 about 335 TFLOP/s on H100 at head_dim 128 (FA3 paper, Fig. 5) -> 0.51 with mma.sync at
 /// 2/3 of peak and the softmax under the matrix products (0.67 on A100, where mma.sync reaches the peak: the
-/// FA2 paper's 50-73%; decode, whose softmax stays serial: 0.67 on both); FA3 / cuDNN 500-650 TFLOP/s (kernels.md) -> 0.6; FlashAttention-4
+/// FA2 paper's 50-73%; decode, whose softmax stays serial: 0.67 on both);
+/// FA3 / cuDNN 500-650 TFLOP/s (kernels.md) -> 0.6; FlashAttention-4
 /// 1605 TFLOP/s of 2250 on B200 (71%); fp8 and int8 paths at 0.8 of their 16-bit value (as the GEMM priors).
 double attention_prior_compute_efficiency(AttentionKernel kernel, MathPath math, const HardwareSpec& hw,
                                           bool prefill = true);
