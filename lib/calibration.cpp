@@ -584,7 +584,9 @@ CalibrationResult calibrate(const std::vector<MeasurementRecord>& records, const
       hi = quantile(cv_log_res, 0.95);
       std::vector<double> random_res;
       for (std::size_t i = 0; i < samples.size(); ++i)
-        if (samples[i]->record->suite.find("random") != std::string::npos) random_res.push_back(cv_log_res[i]);
+        if (std::find(opt.random_suites.begin(), opt.random_suites.end(), samples[i]->record->suite) !=
+            opt.random_suites.end())
+          random_res.push_back(cv_log_res[i]);
       if (random_res.size() >= 20) {
         lo = std::min(lo, quantile(random_res, 0.05));
         hi = std::max(hi, quantile(random_res, 0.95));

@@ -77,10 +77,13 @@ struct FitOptions {
   /// overhead, meets the 1e-10 relative-improvement test only after 200 (same optimum, slow valley).
   int max_iterations = 1000;
   double ridge = 0.02;        ///< pull of each transformed parameter towards its prior
-  /// Suites whose records are fitted; all other suites are evaluated only (never fitted).
   /// Keep measured library kernel choices the model cannot see (GemmException) in the calibration.
   bool gemm_exceptions = true;
+  /// Suites whose records are fitted; all other suites are evaluated only (never fitted).
   std::vector<std::string> fit_suites = {"gemm", "gemm_random", "sdpa", "sdpa_headdim", "sdpa_random", "torch_elementwise"};
+  /// Fitted suites of random shapes, drawn like the hold-out ones: a key's interval is the wider of its
+  /// k-fold band and theirs (20 or more of their residuals).
+  std::vector<std::string> random_suites = {"gemm_random", "sdpa_random"};
   /// Suites of validate/'s own microbenchmarks (bandwidth, launch, its own elementwise kernels, counter
   /// runs): they measure ceilings and other implementations than the ones the model predicts, so they are
   /// neither fitted nor counted as model error (`roofline validate-report` shows them).
