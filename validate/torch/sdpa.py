@@ -1,4 +1,4 @@
-"""Suites `sdpa`, `sdpa_headdim`, `sdpa_holdout`, `sdpa_random`, `sdpa_fresh` and `sdpa_fresh2`: PyTorch scaled_dot_product_attention per backend (FlashAttention-2,
+"""Suites `sdpa`, `sdpa_headdim`, `sdpa_holdout`, `sdpa_random`, `sdpa_fresh`, `sdpa_fresh2` and `sdpa_fresh3`: PyTorch scaled_dot_product_attention per backend (FlashAttention-2,
 cuDNN, memory-efficient), bf16, [B, H, S, D] layout, GQA through enable_gqa=True, timed as CUDA-graph
 replays over rotating input sets (>= 3x L2), with the kernels that ran (torch.profiler) and a float32
 reference check per configuration where the reference fits in memory.
@@ -43,6 +43,9 @@ FRESH_SEED = 20261207
 # Suite `sdpa_fresh2` (never fitted): a fourth seed, added after FA2 prefill's softmax overlap (bf51303) was
 # chosen, for which sdpa_fresh had already been evaluated once; measured only after that commit.
 FRESH2_SEED = 20261208
+# Suite `sdpa_fresh3` (never fitted): a fifth seed, added after the FA2 ragged-tile change (bb24590), which
+# sdpa_fresh2 had been used to evaluate; measured only after that commit.
+FRESH3_SEED = 20261209
 
 
 @dataclass(frozen=True)
@@ -207,6 +210,16 @@ def build_fresh2_configs(quick: bool, n: int, holdout_n: int, random_n: int, fre
     exclude = holdout_shapes(holdout_n) + random_shapes(random_n, holdout_n)
     exclude += holdout_shapes(fresh_n, FRESH_SEED, exclude)
     return [AttnConfig("sdpa_fresh2", b, sh) for sh in holdout_shapes(6 if quick else n, FRESH2_SEED, exclude)
+            for b in ("flash", "cudnn")]
+
+
+def build_fresh3_configs(quick: bool, n: int, holdout_n: int, random_n: int, fresh_n: int) -> List[AttnConfig]:
+    """`sdpa_fresh3`: n shapes (quick: 6) drawn like the hold-out's with FRESH3_SEED, excluding every hold-out,
+    sdpa_random, sdpa_fresh and sdpa_fresh2 shape; FlashAttention-2 and cuDNN each."""
+    exclude = holdout_shapes(holdout_n) + random_shapes(random_n, holdout_n)
+    exclude += holdout_shapes(fresh_n, FRESH_SEED, exclude)
+    exclude += holdout_shapes(fresh_n, FRESH2_SEED, exclude)
+    return [AttnConfig("sdpa_fresh3", b, sh) for sh in holdout_shapes(6 if quick else n, FRESH3_SEED, exclude)
             for b in ("flash", "cudnn")]
 
 

@@ -184,6 +184,16 @@ class Sdpa(unittest.TestCase):
             CR.validate_workload(SD.workload(c), out, allow_pending=False)
             self.assertEqual(out, [], c)
 
+    def test_third_fresh_suite_holds_no_shape_of_any_other_random_suite(self):
+        cfgs = SD.build_fresh3_configs(False, 80, 40, 160, 80)
+        shapes = {c.shape for c in cfgs[::2]}
+        self.assertEqual(len(shapes), 80)
+        others = set(SD.holdout_shapes(40)) | {c.shape for c in SD.build_random_configs(False, 160, 40)}
+        others |= {c.shape for c in SD.build_fresh_configs(False, 80, 40, 160)}
+        others |= {c.shape for c in SD.build_fresh2_configs(False, 80, 40, 160, 80)}
+        self.assertFalse(shapes & others)
+        self.assertEqual({c.suite for c in cfgs}, {"sdpa_fresh3"})
+
     def test_random_suite_is_drawn_like_the_holdout_and_never_holds_a_holdout_shape(self):
         cfgs = SD.build_random_configs(False, 160, 40)
         shapes = [c.shape for c in cfgs[::2]]
