@@ -77,9 +77,8 @@ const bool registered = register_command(55, [](CLI::App& app, int&) {
           "within the fitted suites (each shape predicted by a fit that never saw it); (2) suites never fitted "
           "at all (random hold-out shapes, whole model steps run by PyTorch; the `*_fresh` suites were measured "
           "after the model was frozen at commit c26c4f4, so no choice between model variants up to it saw them; two "
-          "later FlashAttention-2 prefill changes were chosen on the k-fold, transfer and probe figures, their fresh "
-          "figures reported before and after them in the README; `sdpa_fresh2` was measured after the first); "
-          "(3) a GPU never fitted "
+          "later FlashAttention-2 prefill changes were made with the fresh suites already evaluated: the README "
+          "says which figure informed which choice); (3) a GPU never fitted "
           "(the calibration of one GPU transferred to another of its architecture by the documented rule).\n";
 
     std::map<std::string, CalibrationResult> results;
