@@ -4,7 +4,7 @@
 #   scripts/device/run.sh harness   CUPTI/GPU tests, memcheck smoke, stream/launch/ceilings/gemm/elementwise/
 #                                   gemm_holdout/counters suites               (~6-8 min on an H100)
 #   scripts/device/run.sh torch     PyTorch suites: sdpa, model_step, torch_elementwise, sdpa_holdout, sdpa_headdim,
-#                                   sdpa_random, sdpa_fresh, sdpa_fresh2, sdpa_fresh3 (~8 min); `torch --suites sdpa_fresh` runs one
+#                                   sdpa_random, sdpa_fresh .. sdpa_fresh4 (~8 min); `torch --suites sdpa_fresh` runs one
 #   scripts/device/run.sh gemm      the cuBLASLt suites only
 #   scripts/device/run.sh suites NAME...   the named harness suites only (e.g. gemm_random)
 #   scripts/device/run.sh harness-check   GPU tests, the embedding case under compute-sanitizer, the elementwise suite (~3 min)

@@ -25,8 +25,8 @@ TOP_REQUIRED = ("schema", "suite", "label", "workload", "status", "timing", "cou
 TOP_OPTIONAL = ("error", "time_s", "extra")
 TIMING_METHODS = ("cupti_activity", "cuda_graph_events", "cuda_events")
 L2_STATES = ("cold_rotating", "cold_flushed", "cold_working_set", "warm")
-TORCH_SUITES = ("sdpa", "sdpa_holdout", "sdpa_headdim", "sdpa_random", "sdpa_fresh", "sdpa_fresh2", "sdpa_fresh3", "model_step",
-               "torch_elementwise")
+TORCH_SUITES = ("sdpa", "sdpa_holdout", "sdpa_headdim", "sdpa_random", "sdpa_fresh", "sdpa_fresh2", "sdpa_fresh3",
+                "sdpa_fresh4", "model_step", "torch_elementwise")
 ELEMENTWISE_KINDS = ("rmsnorm", "rope", "silu_mul", "add", "kv_write", "quantize_fp8", "embedding")
 # lib/operators.cpp attention_kernel_names (main, 2026-11): the names the reader parses
 ATTENTION_KERNELS = ("unfused", "fa1", "fa2", "fa3", "fa4", "cudnn", "splitkv_bf16", "q2fp8", "fp8fp8",

@@ -26,10 +26,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 SUITES = ("sdpa", "model_step", "torch_elementwise", "sdpa_holdout", "sdpa_headdim", "sdpa_random",
-          "sdpa_fresh", "sdpa_fresh2", "sdpa_fresh3")   # run order
+          "sdpa_fresh", "sdpa_fresh2", "sdpa_fresh3", "sdpa_fresh4")   # run order
 # share of the total budget, in the order above (planned: ~110 s, ~230 s, ~60 s, ~12 s, ~50 s, ~40 s on an H100)
 SHARES = {"sdpa": 0.22, "model_step": 0.44, "torch_elementwise": 0.12, "sdpa_holdout": 0.05, "sdpa_headdim": 0.09,
-          "sdpa_random": 0.08, "sdpa_fresh": 0.05, "sdpa_fresh2": 0.05, "sdpa_fresh3": 0.05}
+          "sdpa_random": 0.08, "sdpa_fresh": 0.05, "sdpa_fresh2": 0.05, "sdpa_fresh3": 0.05,
+          "sdpa_fresh4": 0.05}
 
 
 def parse_args(argv):
@@ -70,12 +71,9 @@ def plan(args) -> dict:
     est["sdpa_headdim"] = (len(hd), sdpa.plan_s(hd))
     rnd = sdpa.build_random_configs(args.quick, args.random_n, args.holdout_n)
     est["sdpa_random"] = (len(rnd), sdpa.plan_s(rnd))
-    fr = sdpa.build_fresh_configs(args.quick, args.fresh_n, args.holdout_n, args.random_n)
-    est["sdpa_fresh"] = (len(fr), sdpa.plan_s(fr))
-    fr2 = sdpa.build_fresh2_configs(args.quick, args.fresh_n, args.holdout_n, args.random_n, args.fresh_n)
-    est["sdpa_fresh2"] = (len(fr2), sdpa.plan_s(fr2))
-    fr3 = sdpa.build_fresh3_configs(args.quick, args.fresh_n, args.holdout_n, args.random_n, args.fresh_n)
-    est["sdpa_fresh3"] = (len(fr3), sdpa.plan_s(fr3))
+    for name, _ in sdpa.FRESH_SUITES:
+        fr = sdpa.build_fresh_suite(name, args.quick, args.fresh_n, args.holdout_n, args.random_n)
+        est[name] = (len(fr), sdpa.plan_s(fr))
     models = args.models.split(",") if args.models else (["llama3-8b"] if args.quick else list(model_step.MODEL_ORDER))
     ms = model_step.build_configs(models, args.quick)
     t, n = model_step.plan_s(ms)
@@ -147,8 +145,7 @@ def main(argv=None) -> int:
         t0 = time.monotonic()
         print(f"\n=== {suite}: budget {budget:.0f} s -> {path}", flush=True)
         try:
-            if suite in ("sdpa", "sdpa_holdout", "sdpa_headdim", "sdpa_random", "sdpa_fresh", "sdpa_fresh2",
-                         "sdpa_fresh3"):
+            if suite in ("sdpa", "sdpa_holdout", "sdpa_headdim", "sdpa_random") or suite.startswith("sdpa_fresh"):
                 if args.dry_run:
                     main_c, hold_c = sdpa.dry_run_configs()
                 else:
@@ -159,17 +156,10 @@ def main(argv=None) -> int:
                 if suite == "sdpa_random":
                     hold_c = ([replace(c, suite="sdpa_random") for c in hold_c] if args.dry_run
                               else sdpa.build_random_configs(args.quick, args.random_n, args.holdout_n))
-                if suite == "sdpa_fresh":
-                    hold_c = ([replace(c, suite="sdpa_fresh") for c in hold_c] if args.dry_run
-                              else sdpa.build_fresh_configs(args.quick, args.fresh_n, args.holdout_n, args.random_n))
-                if suite == "sdpa_fresh2":
-                    hold_c = ([replace(c, suite="sdpa_fresh2") for c in hold_c] if args.dry_run
-                              else sdpa.build_fresh2_configs(args.quick, args.fresh_n, args.holdout_n, args.random_n,
-                                                             args.fresh_n))
-                if suite == "sdpa_fresh3":
-                    hold_c = ([replace(c, suite="sdpa_fresh3") for c in hold_c] if args.dry_run
-                              else sdpa.build_fresh3_configs(args.quick, args.fresh_n, args.holdout_n, args.random_n,
-                                                             args.fresh_n))
+                if suite.startswith("sdpa_fresh"):
+                    hold_c = ([replace(c, suite=suite) for c in hold_c] if args.dry_run
+                              else sdpa.build_fresh_suite(suite, args.quick, args.fresh_n, args.holdout_n,
+                                                          args.random_n))
                 writers = {suite: w}
                 if suite == "sdpa":
                     w_pending = C.RecordWriter(os.path.join(out_dir, sdpa.PENDING_FILE + ".jsonl"), allow_pending=True)

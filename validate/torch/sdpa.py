@@ -1,4 +1,4 @@
-"""Suites `sdpa`, `sdpa_headdim`, `sdpa_holdout`, `sdpa_random`, `sdpa_fresh`, `sdpa_fresh2` and `sdpa_fresh3`: PyTorch scaled_dot_product_attention per backend (FlashAttention-2,
+"""Suites `sdpa`, `sdpa_headdim`, `sdpa_holdout`, `sdpa_random` and `sdpa_fresh*`: PyTorch scaled_dot_product_attention per backend (FlashAttention-2,
 cuDNN, memory-efficient), bf16, [B, H, S, D] layout, GQA through enable_gqa=True, timed as CUDA-graph
 replays over rotating input sets (>= 3x L2), with the kernels that ran (torch.profiler) and a float32
 reference check per configuration where the reference fits in memory.
@@ -40,12 +40,11 @@ RANDOM_SEED = 20261123
 # Suite `sdpa_fresh` (never fitted): a third seed, measured after the model was frozen (2026-12-07), so that
 # neither a fit nor a choice between model variants ever saw its shapes.
 FRESH_SEED = 20261207
-# Suite `sdpa_fresh2` (never fitted): a fourth seed, added after FA2 prefill's softmax overlap (bf51303) was
-# chosen, for which sdpa_fresh had already been evaluated once; measured only after that commit.
-FRESH2_SEED = 20261208
-# Suite `sdpa_fresh3` (never fitted): a fifth seed, added after the FA2 ragged-tile change (bb24590), which
-# sdpa_fresh2 had been used to evaluate; measured only after that commit.
-FRESH3_SEED = 20261209
+# Later never-fitted seeds, each measured only after the model change it checks was committed (the README says
+# which figure informed which choice): sdpa_fresh2 after bf51303 (FA2 prefill softmax overlap), sdpa_fresh3
+# after bb24590 (ragged FA2 tiles), sdpa_fresh4 after d7f0ab0 (that term on square tiles only).
+FRESH_SUITES = (("sdpa_fresh", FRESH_SEED), ("sdpa_fresh2", 20261208), ("sdpa_fresh3", 20261209),
+                ("sdpa_fresh4", 20261210))
 
 
 @dataclass(frozen=True)
@@ -196,31 +195,26 @@ def build_random_configs(quick: bool, n: int, holdout_n: int) -> List[AttnConfig
             for b in ("flash", "cudnn")]
 
 
+def build_fresh_suite(suite: str, quick: bool, n: int, holdout_n: int, random_n: int) -> List[AttnConfig]:
+    """A `sdpa_fresh*` suite of FRESH_SUITES: n shapes (quick: 6) drawn like the hold-out's with its seed,
+    excluding every hold-out and sdpa_random shape and every shape of the fresh suites before it (n each);
+    FlashAttention-2 and cuDNN each."""
+    names = [name for name, _ in FRESH_SUITES]
+    if suite not in names:
+        raise ValueError(f"unknown fresh suite {suite}; known: {', '.join(names)}")
+    exclude = holdout_shapes(holdout_n) + random_shapes(random_n, holdout_n)
+    for name, seed in FRESH_SUITES:
+        shapes = holdout_shapes(6 if quick and name == suite else n, seed, exclude)
+        if name == suite:
+            return [AttnConfig(suite, b, sh) for sh in shapes for b in ("flash", "cudnn")]
+        exclude = exclude + shapes
+    raise AssertionError("unreachable")
+
+
 def build_fresh_configs(quick: bool, n: int, holdout_n: int, random_n: int) -> List[AttnConfig]:
     """`sdpa_fresh`: n shapes (quick: 6) drawn like the hold-out's with FRESH_SEED, excluding every hold-out and
     every sdpa_random shape; FlashAttention-2 and cuDNN each."""
-    exclude = holdout_shapes(holdout_n) + random_shapes(random_n, holdout_n)
-    return [AttnConfig("sdpa_fresh", b, sh) for sh in holdout_shapes(6 if quick else n, FRESH_SEED, exclude)
-            for b in ("flash", "cudnn")]
-
-
-def build_fresh2_configs(quick: bool, n: int, holdout_n: int, random_n: int, fresh_n: int) -> List[AttnConfig]:
-    """`sdpa_fresh2`: n shapes (quick: 6) drawn like the hold-out's with FRESH2_SEED, excluding every hold-out,
-    sdpa_random and sdpa_fresh shape; FlashAttention-2 and cuDNN each."""
-    exclude = holdout_shapes(holdout_n) + random_shapes(random_n, holdout_n)
-    exclude += holdout_shapes(fresh_n, FRESH_SEED, exclude)
-    return [AttnConfig("sdpa_fresh2", b, sh) for sh in holdout_shapes(6 if quick else n, FRESH2_SEED, exclude)
-            for b in ("flash", "cudnn")]
-
-
-def build_fresh3_configs(quick: bool, n: int, holdout_n: int, random_n: int, fresh_n: int) -> List[AttnConfig]:
-    """`sdpa_fresh3`: n shapes (quick: 6) drawn like the hold-out's with FRESH3_SEED, excluding every hold-out,
-    sdpa_random, sdpa_fresh and sdpa_fresh2 shape; FlashAttention-2 and cuDNN each."""
-    exclude = holdout_shapes(holdout_n) + random_shapes(random_n, holdout_n)
-    exclude += holdout_shapes(fresh_n, FRESH_SEED, exclude)
-    exclude += holdout_shapes(fresh_n, FRESH2_SEED, exclude)
-    return [AttnConfig("sdpa_fresh3", b, sh) for sh in holdout_shapes(6 if quick else n, FRESH3_SEED, exclude)
-            for b in ("flash", "cudnn")]
+    return build_fresh_suite("sdpa_fresh", quick, n, holdout_n, random_n)
 
 
 def build_configs(quick: bool, holdout_n: int) -> Tuple[List[AttnConfig], List[AttnConfig]]:

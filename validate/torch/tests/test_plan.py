@@ -170,10 +170,10 @@ class Sdpa(unittest.TestCase):
             self.assertEqual(out, [], c)
 
     def test_second_fresh_suite_holds_no_shape_of_any_other_random_suite(self):
-        cfgs = SD.build_fresh2_configs(False, 80, 40, 160, 80)
+        cfgs = SD.build_fresh_suite("sdpa_fresh2", False, 80, 40, 160)
         shapes = [c.shape for c in cfgs[::2]]
         self.assertEqual(len(shapes), 80)
-        self.assertEqual(cfgs, SD.build_fresh2_configs(False, 80, 40, 160, 80))      # seeded
+        self.assertEqual(cfgs, SD.build_fresh_suite("sdpa_fresh2", False, 80, 40, 160))      # seeded
         self.assertFalse(set(shapes) & set(SD.holdout_shapes(40)))
         self.assertFalse(set(shapes) & {c.shape for c in SD.build_random_configs(False, 160, 40)})
         self.assertFalse(set(shapes) & {c.shape for c in SD.build_fresh_configs(False, 80, 40, 160)})
@@ -185,14 +185,24 @@ class Sdpa(unittest.TestCase):
             self.assertEqual(out, [], c)
 
     def test_third_fresh_suite_holds_no_shape_of_any_other_random_suite(self):
-        cfgs = SD.build_fresh3_configs(False, 80, 40, 160, 80)
+        cfgs = SD.build_fresh_suite("sdpa_fresh3", False, 80, 40, 160)
         shapes = {c.shape for c in cfgs[::2]}
         self.assertEqual(len(shapes), 80)
         others = set(SD.holdout_shapes(40)) | {c.shape for c in SD.build_random_configs(False, 160, 40)}
         others |= {c.shape for c in SD.build_fresh_configs(False, 80, 40, 160)}
-        others |= {c.shape for c in SD.build_fresh2_configs(False, 80, 40, 160, 80)}
+        others |= {c.shape for c in SD.build_fresh_suite("sdpa_fresh2", False, 80, 40, 160)}
         self.assertFalse(shapes & others)
         self.assertEqual({c.suite for c in cfgs}, {"sdpa_fresh3"})
+
+    def test_every_fresh_suite_is_disjoint_from_the_others_and_the_fitted_random_shapes(self):
+        seen = set(SD.holdout_shapes(40)) | {c.shape for c in SD.build_random_configs(False, 160, 40)}
+        for name, _ in SD.FRESH_SUITES:
+            shapes = {c.shape for c in SD.build_fresh_suite(name, False, 80, 40, 160)}
+            self.assertEqual(len(shapes), 80, name)
+            self.assertFalse(shapes & seen, name)
+            seen |= shapes
+        with self.assertRaises(ValueError):
+            SD.build_fresh_suite("sdpa_fresh9", False, 80, 40, 160)
 
     def test_random_suite_is_drawn_like_the_holdout_and_never_holds_a_holdout_shape(self):
         cfgs = SD.build_random_configs(False, 160, 40)
