@@ -385,6 +385,10 @@ std::vector<GemmException> find_gemm_exceptions(const std::vector<Sample>& sampl
   return out;
 }
 
+bool listed(const std::vector<std::string>& suites, const std::string& suite) {
+  return std::find(suites.begin(), suites.end(), suite) != suites.end();
+}
+
 // The sm_partition suite's pairs: one workload timed on all SMs (extra.green_context_sms null) and in a
 // partition of k of extra.device_sms SMs. time(f) = a + b / f with f = k / SMs gives b = (t_k - t_all) /
 // (1 / f - 1), the SM-scaled share b / t_all (clamped to [0, 1]); per parameter key the largest (the most
@@ -454,9 +458,7 @@ CalibrationResult calibrate(const std::vector<MeasurementRecord>& records, const
       partition_records.push_back(&rec);
       continue;
     }
-    if (std::find(opt.microbenchmark_suites.begin(), opt.microbenchmark_suites.end(), rec.suite) !=
-        opt.microbenchmark_suites.end())
-      continue;
+    if (listed(opt.microbenchmark_suites, rec.suite)) continue;
     if (result.device.name.empty()) result.device = rec.device;
     // Back-to-back saturating GEMMs after the power limit has pulled the clocks down: the sustained ceiling
     // of their math path, an input of the model (Load::sustained), so never counted as its error.
@@ -467,7 +469,7 @@ CalibrationResult calibrate(const std::vector<MeasurementRecord>& records, const
       if (rate > slot.first) slot = {rate, rec.file + ":" + std::to_string(rec.line)};
       continue;
     }
-    const bool fit_suite = std::find(opt.fit_suites.begin(), opt.fit_suites.end(), rec.suite) != opt.fit_suites.end();
+    const bool fit_suite = listed(opt.fit_suites, rec.suite);
     std::vector<Op> ops;
     try {
       ops = workload_ops(rec.workload, hw, models);
@@ -584,9 +586,7 @@ CalibrationResult calibrate(const std::vector<MeasurementRecord>& records, const
       hi = quantile(cv_log_res, 0.95);
       std::vector<double> random_res;
       for (std::size_t i = 0; i < samples.size(); ++i)
-        if (std::find(opt.random_suites.begin(), opt.random_suites.end(), samples[i]->record->suite) !=
-            opt.random_suites.end())
-          random_res.push_back(cv_log_res[i]);
+        if (listed(opt.random_suites, samples[i]->record->suite)) random_res.push_back(cv_log_res[i]);
       if (random_res.size() >= 20) {
         lo = std::min(lo, quantile(random_res, 0.05));
         hi = std::max(hi, quantile(random_res, 0.95));

@@ -43,28 +43,34 @@ def emit(**kw):
     print(json.dumps(kw), flush=True)
 
 
-def length(device):
+def timed(device, b, h, s, d, causal, before=None):
+    """Times one shape as the sdpa suite times it (CUDA graph of >= 3x L2 of rotation sets, one event sample per
+    replay); `before(call)` runs first on set 0 (e.g. to read the kernel's name). (TimingResult, median s, sets)."""
     l2 = torch.cuda.get_device_properties(0).L2_cache_size
+    n = max(2, math.ceil(3 * l2 / (4 * b * h * s * d * 2)))
+    q, k, v = qkv(b, h, s, d, n)
+    body = lambda: [call(q[j], k[j], v[j], causal) for j in range(n)]
+    body()
+    torch.cuda.synchronize()
+    if before is not None:
+        before(lambda: call(q[0], k[0], v[0], causal))
+    r = C.time_replays(device, body, n, min_replays=10, max_replays=200, target_timed_s=0.04)
+    del q, k, v
+    torch.cuda.empty_cache()
+    return r, sorted(r.per_call_s)[len(r.per_call_s) // 2], n
+
+
+def length(device):
+    h, s = 33, 4096
     for d in (128, 64):
         for causal in (False, True):
             for b in (1, 2, 4, 8, 16, 32):
-                h, s = 33, 4096
-                set_bytes = 4 * b * h * s * d * 2
-                n = max(2, math.ceil(3 * l2 / set_bytes))
-                q, k, v = qkv(b, h, s, d, n)
-                body = lambda: [call(q[j], k[j], v[j], causal) for j in range(n)]
-                body()
-                torch.cuda.synchronize()
-                r = C.time_replays(device, body, n, min_replays=10, max_replays=200, target_timed_s=0.04)
-                t = sorted(r.per_call_s)
-                med = t[len(t) // 2]
+                r, med, n = timed(device, b, h, s, d, causal)
                 sm, mem, _ = C.ClockReader().read()
                 emit(part="length", head_dim=d, causal=causal, batch=b, heads=h, tokens=s, sets=n,
                      replays=r.replays, median_s=med, tflops=flops(b, h, s, d, causal) / med / 1e12,
                      first3_s=sorted(r.per_call_s[:3])[1], last3_s=sorted(r.per_call_s[-3:])[1],
                      loop_s=sum(r.per_call_s) * n, sm_clock_mhz=(sm or 0) / 1e6)
-                del q, k, v
-                torch.cuda.empty_cache()
 
 
 def kernel_name(fn):
@@ -77,25 +83,14 @@ def kernel_name(fn):
 
 
 def ragged(device):
-    l2 = torch.cuda.get_device_properties(0).L2_cache_size
     b, h = 6, 32
     for d in (64, 128):
         for causal in (True, False):
             for s in (768, 769, 770, 800, 896, 1024, 1026, 1090, 2048, 2050):
-                set_bytes = 4 * b * h * s * d * 2
-                n = max(2, math.ceil(3 * l2 / set_bytes))
-                q, k, v = qkv(b, h, s, d, n)
-                body = lambda: [call(q[j], k[j], v[j], causal) for j in range(n)]
-                body()
-                torch.cuda.synchronize()
-                name = kernel_name(lambda: call(q[0], k[0], v[0], causal))
-                r = C.time_replays(device, body, n, min_replays=10, max_replays=200, target_timed_s=0.04)
-                t = sorted(r.per_call_s)
-                med = t[len(t) // 2]
+                name = []
+                r, med, n = timed(device, b, h, s, d, causal, before=lambda fn: name.append(kernel_name(fn)))
                 emit(part="ragged", head_dim=d, causal=causal, batch=b, heads=h, tokens=s, median_s=med,
-                     tflops=flops(b, h, s, d, causal) / med / 1e12, kernel=name[-160:])
-                del q, k, v
-                torch.cuda.empty_cache()
+                     tflops=flops(b, h, s, d, causal) / med / 1e12, kernel=name[0][-160:])
 
 
 def burst():

@@ -155,52 +155,23 @@ class Sdpa(unittest.TestCase):
         self.assertEqual(SP.half_sms(144), 72)
         self.assertEqual(SP.half_sms(78), 38)
 
-    def test_fresh_suite_holds_no_holdout_and_no_fitted_shape(self):
-        cfgs = SD.build_fresh_configs(False, 80, 40, 160)
-        shapes = [c.shape for c in cfgs[::2]]
-        self.assertEqual(len(shapes), 80)
-        self.assertEqual(cfgs, SD.build_fresh_configs(False, 80, 40, 160))      # seeded
-        self.assertFalse(set(shapes) & set(SD.holdout_shapes(40)))
-        self.assertFalse(set(shapes) & {c.shape for c in SD.build_random_configs(False, 160, 40)})
-        self.assertEqual({s.phase for s in shapes}, {"prefill", "decode"})
-        for c in cfgs:
-            self.assertEqual(c.suite, "sdpa_fresh")
-            out = []
-            CR.validate_workload(SD.workload(c), out, allow_pending=False)
-            self.assertEqual(out, [], c)
-
-    def test_second_fresh_suite_holds_no_shape_of_any_other_random_suite(self):
-        cfgs = SD.build_fresh_suite("sdpa_fresh2", False, 80, 40, 160)
-        shapes = [c.shape for c in cfgs[::2]]
-        self.assertEqual(len(shapes), 80)
-        self.assertEqual(cfgs, SD.build_fresh_suite("sdpa_fresh2", False, 80, 40, 160))      # seeded
-        self.assertFalse(set(shapes) & set(SD.holdout_shapes(40)))
-        self.assertFalse(set(shapes) & {c.shape for c in SD.build_random_configs(False, 160, 40)})
-        self.assertFalse(set(shapes) & {c.shape for c in SD.build_fresh_configs(False, 80, 40, 160)})
-        self.assertEqual({s.phase for s in shapes}, {"prefill", "decode"})
-        for c in cfgs:
-            self.assertEqual(c.suite, "sdpa_fresh2")
-            out = []
-            CR.validate_workload(SD.workload(c), out, allow_pending=False)
-            self.assertEqual(out, [], c)
-
-    def test_third_fresh_suite_holds_no_shape_of_any_other_random_suite(self):
-        cfgs = SD.build_fresh_suite("sdpa_fresh3", False, 80, 40, 160)
-        shapes = {c.shape for c in cfgs[::2]}
-        self.assertEqual(len(shapes), 80)
-        others = set(SD.holdout_shapes(40)) | {c.shape for c in SD.build_random_configs(False, 160, 40)}
-        others |= {c.shape for c in SD.build_fresh_configs(False, 80, 40, 160)}
-        others |= {c.shape for c in SD.build_fresh_suite("sdpa_fresh2", False, 80, 40, 160)}
-        self.assertFalse(shapes & others)
-        self.assertEqual({c.suite for c in cfgs}, {"sdpa_fresh3"})
-
-    def test_every_fresh_suite_is_disjoint_from_the_others_and_the_fitted_random_shapes(self):
+    def test_every_fresh_suite_is_seeded_valid_and_disjoint_from_the_others_and_the_fitted_random_shapes(self):
         seen = set(SD.holdout_shapes(40)) | {c.shape for c in SD.build_random_configs(False, 160, 40)}
+        self.assertEqual(SD.build_fresh_configs(False, 80, 40, 160),
+                         SD.build_fresh_suite("sdpa_fresh", False, 80, 40, 160))
         for name, _ in SD.FRESH_SUITES:
-            shapes = {c.shape for c in SD.build_fresh_suite(name, False, 80, 40, 160)}
-            self.assertEqual(len(shapes), 80, name)
-            self.assertFalse(shapes & seen, name)
-            seen |= shapes
+            cfgs = SD.build_fresh_suite(name, False, 80, 40, 160)
+            self.assertEqual(cfgs, SD.build_fresh_suite(name, False, 80, 40, 160))      # seeded
+            shapes = [c.shape for c in cfgs[::2]]
+            self.assertEqual(len(set(shapes)), 80, name)
+            self.assertFalse(set(shapes) & seen, name)
+            self.assertEqual({s.phase for s in shapes}, {"prefill", "decode"}, name)
+            for c in cfgs:
+                self.assertEqual(c.suite, name)
+                out = []
+                CR.validate_workload(SD.workload(c), out, allow_pending=False)
+                self.assertEqual(out, [], c)
+            seen |= set(shapes)
         with self.assertRaises(ValueError):
             SD.build_fresh_suite("sdpa_fresh9", False, 80, 40, 160)
 
