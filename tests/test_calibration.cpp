@@ -276,6 +276,25 @@ TEST_CASE("a GEMM kernel choice the model cannot see is kept as a measured excep
   CHECK(loaded.gemm_exceptions()[0].m == ex[0].m);
   CHECK(loaded.gemm_exceptions()[0].ratio[1] == ROOFLINE_APPROX(ex[0].ratio[1]));
   CHECK(transfer_calibration(loaded, h100, hardware().get("h200_sxm")).gemm_exceptions().empty());
+  // cuBLASLt's lower-ranked candidates (the gemm_candidates suite) are microbenchmarks: slow candidates at
+  // a shape the model fits well neither make an exception nor move the fit nor count as model error.
+  std::string with_candidates = text;
+  for (const std::int64_t m : {1, 2, 4}) {
+    Workload wc;
+    wc.kind = WorkloadKind::gemm;
+    wc.gemm = GemmShape{m, 4096, 4096, 1};
+    wc.dtype = Precision::bf16;
+    with_candidates += record_line(wc, predict_workload(wc, h100, generator, models()).time_s * 2.5, "gemm_candidates",
+                                   "h100_sxm", "cublaslt_bf16_rank2", R"({"heuristic_rank": 2})") +
+                       "\n";
+  }
+  const CalibrationResult rc = calibrate(load_records(write_temp("candidates.jsonl", with_candidates)), h100, models());
+  REQUIRE(rc.calibration.gemm_exceptions().size() == 1);
+  CHECK(rc.calibration.gemm_exceptions()[0].m == ex[0].m);
+  CHECK(rc.calibration.gemm_exceptions()[0].ratio == ex[0].ratio);
+  REQUIRE(rc.fits.size() == r.fits.size());
+  for (std::size_t i = 0; i < rc.fits.size(); ++i) CHECK(rc.fits[i].params == r.fits[i].params);
+  for (const EvaluationGroup& g : rc.evaluations) CHECK(g.name.find("gemm_candidates") == std::string::npos);
   // Switched off, nothing is kept.
   FitOptions off;
   off.gemm_exceptions = false;

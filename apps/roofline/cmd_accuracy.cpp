@@ -10,11 +10,14 @@
 #include <set>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "cli_common.hpp"
 #include "command.hpp"
 #include "roofline/calibration.hpp"
 #include "roofline/errors.hpp"
 #include "roofline/io.hpp"
+#include "roofline/operators.hpp"
 
 namespace roofline::cli {
 namespace {
@@ -37,6 +40,85 @@ std::string coverage(const EvaluationGroup& g) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.0f%%", 100.0 * g.inside_interval / g.calibrated.count);
   return buf;
+}
+
+// The first kernel a GEMM record's CUPTI trace saw (extra.kernel_names[0]) and, for a gemm_candidates
+// record, cuBLASLt's heuristic rank (extra.heuristic_rank; -1 for other records).
+struct KernelSeen {
+  std::string name;
+  int rank = -1;
+};
+KernelSeen kernel_seen(const MeasurementRecord& r) {
+  KernelSeen k;
+  const nlohmann::json x = nlohmann::json::parse(r.extra_json, nullptr, false);
+  if (!x.is_object()) return k;
+  if (x.contains("kernel_names") && x["kernel_names"].is_array() && !x["kernel_names"].empty() &&
+      x["kernel_names"][0].is_string())
+    k.name = x["kernel_names"][0].get<std::string>();
+  if (x.contains("heuristic_rank") && x["heuristic_rank"].is_number_integer()) k.rank = x["heuristic_rank"].get<int>();
+  return k;
+}
+
+std::string micros(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f µs", s * 1e6);
+  return buf;
+}
+
+// (4) For each measured library kernel choice (GemmException) of one GPU: the kernel it ran there, and, on
+// every other GPU with a gemm_candidates suite, the kernel cuBLASLt's heuristic chose there and the same
+// kernel as one of its lower-ranked candidates. Tells a choice of the library's heuristic (the same kernel
+// is as slow elsewhere) from a property of the GPU.
+void kernel_choice_section(std::ostringstream& md, const std::map<std::string, CalibrationResult>& results,
+                           const std::map<std::string, std::vector<MeasurementRecord>>& by_gpu,
+                           const HardwareRegistry& hws) {
+  auto same_gemm = [](const MeasurementRecord& r, const GemmException& e, std::int64_t m, const HardwareSpec& hw) {
+    return r.ok && r.workload.kind == WorkloadKind::gemm && r.workload.gemm.m == m && r.workload.gemm.n == e.n &&
+           r.workload.gemm.k == e.k && r.workload.gemm.groups == 1 &&
+           gemm_op(r.workload.gemm, r.workload.dtype, r.workload.dtype, hw).math == e.math;
+  };
+  std::ostringstream rows;
+  for (const auto& [gpu, res] : results) {
+    const HardwareSpec& hw = *hws.find(gpu);
+    for (const GemmException& e : res.calibration.gemm_exceptions()) {
+      for (const std::int64_t m : e.m) {
+        const MeasurementRecord* own = nullptr;
+        for (const MeasurementRecord& r : by_gpu.at(gpu))
+          if (r.suite == "gemm" && same_gemm(r, e, m, hw)) own = &r;
+        if (!own) continue;
+        const KernelSeen ko = kernel_seen(*own);
+        for (const auto& [other, recs] : by_gpu) {
+          const HardwareSpec* ohw = hws.find(other);
+          if (other == gpu || !ohw) continue;
+          const MeasurementRecord* chosen = nullptr;
+          const MeasurementRecord* same = nullptr;
+          for (const MeasurementRecord& r : recs) {
+            if (r.suite != "gemm_candidates" || !same_gemm(r, e, m, *ohw)) continue;
+            const KernelSeen k = kernel_seen(r);
+            if (k.rank == 0) chosen = &r;
+            if (!ko.name.empty() && k.name == ko.name && (!same || k.rank < kernel_seen(*same).rank)) same = &r;
+          }
+          if (!chosen) continue;
+          rows << "| " << gpu << " | " << to_string(e.math) << " " << m << " x " << e.n << " x " << e.k << " | `"
+               << ko.name << "` | " << micros(own->median_s) << " | " << other << ": `" << kernel_seen(*chosen).name
+               << "` | " << micros(chosen->median_s) << " | "
+               << (same ? "rank " + std::to_string(kernel_seen(*same).rank) + ", " + micros(same->median_s)
+                        : std::string("not among its candidates"))
+               << " |\n";
+        }
+      }
+    }
+  }
+  if (rows.str().empty()) return;
+  md << "\n## (4) Measured library kernel choices, seen from the other GPU\n\n"
+     << "Each GPU's measured kernel choices (`GemmException`, above) beside the `gemm_candidates` suite of the "
+        "other GPU, which times every algorithm cuBLASLt's heuristic offers for the shape (rank 0 is its choice, "
+        "the one PyTorch runs). When the same kernel is as slow on the other GPU, the exception is the library's "
+        "ranking on that GPU, not its hardware: no calibration of the other GPU can predict it, which is why "
+        "exceptions are never transferred.\n\n"
+     << "| measured on | GEMM (M x N x K) | kernel there (rank 0) | time there | other GPU: its rank 0 | time | "
+        "the same kernel on the other GPU |\n|---|---|---|---:|---|---:|---|\n"
+     << rows.str();
 }
 
 struct AccuracyOptions {
@@ -203,6 +285,7 @@ const bool registered = register_command(55, [](CLI::App& app, int&) {
       md << "\n";
       for (const std::string& n : speedup_notes) md << n << ".\n\n";
     }
+    kernel_choice_section(md, results, by_gpu, hws);
     if (results.empty()) md << "\nNo GPU has enough records to calibrate.\n";
     if (o.out.empty()) std::cout << md.str();
     else write_file_atomically(o.out, md.str());

@@ -85,9 +85,10 @@ struct FitOptions {
   /// k-fold band and theirs (20 or more of their residuals).
   std::vector<std::string> random_suites = {"gemm_random", "sdpa_random"};
   /// Suites of validate/'s own microbenchmarks (bandwidth, launch, its own elementwise kernels, counter
-  /// runs): they measure ceilings and other implementations than the ones the model predicts, so they are
-  /// neither fitted nor counted as model error (`roofline validate-report` shows them).
-  std::vector<std::string> microbenchmark_suites = {"stream", "launch", "elementwise", "counters"};
+  /// runs, cuBLASLt's lower-ranked heuristic candidates): they measure ceilings and other implementations
+  /// than the ones the model predicts, so they are neither fitted nor counted as model error
+  /// (`roofline validate-report` shows them).
+  std::vector<std::string> microbenchmark_suites = {"stream", "launch", "elementwise", "counters", "gemm_candidates"};
 };
 
 /// Errors of predictions against measurements: |predicted − measured| / measured.

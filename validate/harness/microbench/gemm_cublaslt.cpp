@@ -67,6 +67,7 @@ struct LtGemm::Impl {
   cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
   cublasLtMatmulPreference_t pref = nullptr;
   cublasLtMatmulHeuristicResult_t heuristic{};
+  int returned = 0;
   cublasLtHandle_t handle = nullptr;
 
   ~Impl() {
@@ -79,7 +80,7 @@ struct LtGemm::Impl {
 };
 
 LtGemm::LtGemm(cublasLtHandle_t handle, GemmDType type, const GemmShape& s, std::size_t workspace_limit_bytes,
-               const float* w_scale, const float* x_scale)
+               const float* w_scale, const float* x_scale, int rank, int requested)
     : impl_(new Impl) {
   try {
     Impl& g = *impl_;
@@ -110,15 +111,20 @@ LtGemm::LtGemm(cublasLtHandle_t handle, GemmDType type, const GemmShape& s, std:
     const std::uint64_t limit = workspace_limit_bytes;
     ROOFLINE_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(g.pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &limit,
                                                                sizeof limit));
+    requested = std::max({requested, rank + 1, 1});
+    std::vector<cublasLtMatmulHeuristicResult_t> results(static_cast<std::size_t>(requested));
     int returned = 0;
-    ROOFLINE_CUBLAS_CHECK(
-        cublasLtMatmulAlgoGetHeuristic(handle, g.desc, g.a, g.b, g.c, g.c, g.pref, 1, &g.heuristic, &returned));
-    if (returned == 0 || g.heuristic.state != CUBLAS_STATUS_SUCCESS) {
-      throw CudaError(std::string("cublasLtMatmulAlgoGetHeuristic: no algorithm for ") + gemm_dtype_name(type) +
+    ROOFLINE_CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(handle, g.desc, g.a, g.b, g.c, g.c, g.pref, requested,
+                                                         results.data(), &returned));
+    if (rank < 0 || returned <= rank || results[static_cast<std::size_t>(rank)].state != CUBLAS_STATUS_SUCCESS) {
+      throw CudaError(std::string("cublasLtMatmulAlgoGetHeuristic: no algorithm of rank ") + std::to_string(rank) +
+                          " (" + std::to_string(returned) + " returned) for " + gemm_dtype_name(type) +
                           " m=" + std::to_string(s.m) + " n=" + std::to_string(s.n) + " k=" + std::to_string(s.k) +
                           ": CUBLAS_STATUS_NOT_SUPPORTED",
                       "cublas", static_cast<int>(CUBLAS_STATUS_NOT_SUPPORTED));
     }
+    g.heuristic = results[static_cast<std::size_t>(rank)];
+    g.returned = returned;
   } catch (...) {
     delete impl_;
     impl_ = nullptr;
@@ -186,6 +192,7 @@ nlohmann::json LtGemm::algo_json() const {
 }
 
 std::size_t LtGemm::workspace_bytes() const { return impl_->heuristic.workspaceSize; }
+int LtGemm::candidates_returned() const { return impl_->returned; }
 GemmDType LtGemm::type() const { return impl_->type; }
 const GemmShape& LtGemm::shape() const { return impl_->shape; }
 

@@ -48,8 +48,10 @@ class LtGemm {
   /// fp8 needs the device scale pointers (scale of W, scale of x) here, before the heuristic runs. Throws
   /// CudaError (api "cublas"): CUBLAS_STATUS_NOT_SUPPORTED when cuBLASLt has no algorithm for the type and
   /// shape (e.g. fp8 dimensions that break its 16-byte alignment rules).
+  /// `rank`: which of cuBLASLt's heuristic results to run (0: its choice), of `requested` asked for; a rank
+  /// beyond what it returned throws CudaError (CUBLAS_STATUS_NOT_SUPPORTED).
   LtGemm(cublasLtHandle_t handle, GemmDType type, const GemmShape& shape, std::size_t workspace_limit_bytes,
-         const float* w_scale = nullptr, const float* x_scale = nullptr);
+         const float* w_scale = nullptr, const float* x_scale = nullptr, int rank = 0, int requested = 1);
   ~LtGemm();
   LtGemm(LtGemm&&) noexcept;
   LtGemm& operator=(LtGemm&&) noexcept;
@@ -64,6 +66,8 @@ class LtGemm {
   ///  "cluster_shape_id", "waves_count", "workspace_bytes"}.
   nlohmann::json algo_json() const;
   std::size_t workspace_bytes() const;
+  /// How many heuristic results cuBLASLt returned for the `requested` asked for (≥ 1).
+  int candidates_returned() const;
   GemmDType type() const;
   const GemmShape& shape() const;
 

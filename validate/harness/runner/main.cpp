@@ -173,6 +173,7 @@ int main(int argc, char** argv) {
       if (s == "gemm_holdout") rr::run_gemm_holdout_suite(runner);
       if (s == "gemm_random") rr::run_gemm_random_suite(runner);
       if (s == "gemm_fresh") rr::run_gemm_fresh_suite(runner);
+      if (s == "gemm_candidates") rr::run_gemm_candidates_suite(runner);
       if (s == "ceilings") rr::run_ceilings_suite(runner);
       if (s == "counters") rr::run_counters_suite(runner);
     } catch (const std::exception& e) {

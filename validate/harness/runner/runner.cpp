@@ -23,7 +23,7 @@ namespace roofline::validate::runner {
 using nlohmann::json;
 
 std::vector<std::string> suite_names() {
-  return {"stream", "launch", "elementwise", "gemm", "gemm_holdout", "gemm_random", "gemm_fresh", "ceilings", "counters"};
+  return {"stream", "launch", "elementwise", "gemm", "gemm_holdout", "gemm_random", "gemm_fresh", "gemm_candidates", "ceilings", "counters"};
 }
 
 std::string describe_workload(const json& w) {

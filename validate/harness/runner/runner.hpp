@@ -138,6 +138,7 @@ void run_gemm_suite(Runner& r);
 void run_gemm_holdout_suite(Runner& r);
 void run_gemm_random_suite(Runner& r);
 void run_gemm_fresh_suite(Runner& r);
+void run_gemm_candidates_suite(Runner& r);
 void run_ceilings_suite(Runner& r);
 void run_counters_suite(Runner& r);
 

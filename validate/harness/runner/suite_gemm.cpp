@@ -115,6 +115,8 @@ struct GemmCaseOptions {
   int repetitions = 30;
   double max_time_s = 0.05;
   json extra = json::object();
+  int rank = 0;       // which cuBLASLt heuristic result (0: its choice)
+  int requested = 1;  // of how many asked for
 };
 
 // Plans, measures and writes one GEMM record (or an error record).
@@ -137,7 +139,7 @@ void measure_gemm(Runner& r, GemmContext& ctx, GemmDType t, const GemmShape& s, 
   std::optional<LtGemm> gemm;
   if (!r.guard(label, workload, [&] {
         ops = make_operands(t, s, r.device().l2_bytes, seed, r.options().scale == Scale::smoke ? 4 : kMaxRotations);
-        gemm.emplace(ctx.handle.get(), t, s, kWorkspaceBytes, ctx.w_scale(), ctx.x_scale());
+        gemm.emplace(ctx.handle.get(), t, s, kWorkspaceBytes, ctx.w_scale(), ctx.x_scale(), opt.rank, opt.requested);
       })) {
     return;
   }
@@ -166,6 +168,10 @@ void measure_gemm(Runner& r, GemmContext& ctx, GemmDType t, const GemmShape& s, 
   c.cupti_probe = true;
   c.extra = opt.extra;
   c.extra["algorithm"] = gemm->algo_json();
+  if (opt.requested > 1) {
+    c.extra["heuristic_rank"] = opt.rank;
+    c.extra["heuristic_returned"] = gemm->candidates_returned();
+  }
   c.extra["rotations"] = ops.rotations;
   c.extra["workspace_limit_bytes"] = kWorkspaceBytes;
   c.extra["layout"] = "row-major y[M,N] = x[M,K]·W[N,K]ᵀ; cuBLASLt TN (A = W transposed, B = x)";
@@ -329,6 +335,55 @@ void run_gemm_fresh_suite(Runner& r) {
                     {"note", "measured after the model was frozen: never fitted, never used to choose the model"}};
       },
       11000);
+}
+
+void run_gemm_candidates_suite(Runner& r) {
+  // Why a model fitted on one GPU cannot know another's cuBLASLt choice: for the decode-size GEMMs of
+  // llama3-8b (M ≤ 16), every algorithm cuBLASLt's heuristic offers (up to 8) is timed, rank 0 being the one
+  // PyTorch runs. The H200 runs fp8 N 1024 K 4096 at M ≤ 4 with a kernel twice as slow as the H100's choice
+  // (validate/data/*/gemm.jsonl); this shows whether that kernel is the H200's heuristic ranking or the
+  // H200's hardware. A microbenchmark suite: never fitted, never counted as model error.
+  constexpr int kCandidates = 8;
+  struct Item {
+    GemmDType t;
+    GemmShape s;
+  };
+  std::vector<Item> plan;
+  const std::vector<std::pair<std::int64_t, std::int64_t>> layers = {{1024, 4096}, {4096, 4096}, {14336, 4096}, {4096, 14336}};
+  const Scale scale = r.options().scale;
+  for (const GemmDType t : {GemmDType::fp8_e4m3, GemmDType::bf16}) {
+    for (const auto& [n, k] : layers) {
+      const std::vector<std::int64_t> ms = scale == Scale::smoke ? std::vector<std::int64_t>{1}
+                                           : n == 1024          ? std::vector<std::int64_t>{1, 2, 4, 8, 16}
+                                                                : std::vector<std::int64_t>{1, 4, 16};
+      for (const std::int64_t m : ms) plan.push_back({t, {m, n, k}});
+      if (scale == Scale::smoke) break;
+    }
+  }
+  r.begin_suite("gemm_candidates", static_cast<int>(plan.size() * kCandidates));
+  const std::vector<GemmDType> types = {GemmDType::fp8_e4m3, GemmDType::bf16};
+  std::optional<GemmContext> ctx;
+  int epoch = 0;
+  std::uint64_t seed = 13000;
+  for (const Item& item : plan) {
+    if (!refresh_context(r, ctx, epoch, types)) break;
+    int returned = 1;
+    try {
+      returned = LtGemm(ctx->handle.get(), item.t, item.s, kWorkspaceBytes, ctx->w_scale(), ctx->x_scale(), 0, kCandidates)
+                     .candidates_returned();
+    } catch (const std::exception&) {
+      cudaGetLastError();  // measure_gemm records the error for rank 0
+    }
+    for (int rank = 0; rank < std::max(returned, 1); ++rank) {
+      GemmCaseOptions o;
+      o.suite_label = gemm_label(item.t) + "_rank" + std::to_string(rank);
+      o.rank = rank;
+      o.requested = kCandidates;
+      o.extra = {{"note", "cuBLASLt heuristic candidate: a microbenchmark, never fitted, never counted as model error"}};
+      measure_gemm(r, *ctx, item.t, item.s, o, seed += 100);
+    }
+  }
+  r.end_suite();
 }
 
 namespace {

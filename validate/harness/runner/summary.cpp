@@ -155,7 +155,7 @@ int print_summary(const std::filesystem::path& dir, std::ostream& out) {
     if (suite == "stream") stream_lines(records, out);
     if (suite == "launch") launch_lines(records, out);
     if (suite == "elementwise") elementwise_lines(records, out);
-    if (suite == "gemm" || suite == "gemm_holdout" || suite == "gemm_random" || suite == "gemm_fresh") gemm_lines(records, out);
+    if (suite == "gemm" || suite == "gemm_holdout" || suite == "gemm_random" || suite == "gemm_fresh" || suite == "gemm_candidates") gemm_lines(records, out);
     if (suite == "ceilings") ceiling_lines(records, out);
     if (suite == "counters") counter_lines(records, out);
     // The first few distinct error messages, so a failing suite explains itself.
