@@ -64,10 +64,17 @@ bool same_structure(const Op& a, const Op& b) {
 
 bool close(double a, double b) { return std::fabs(a - b) <= 1e-9 * std::max({1.0, std::fabs(a), std::fabs(b)}); }
 
-void accumulate(StepTime& t, const Prediction& p, double instances) {
+// One group of IntervalSum: an operator row (rows of one kernel and shape merged) with its instances.
+void accumulate(StepEvaluator::Partial& t, const Prediction& p, double instances) {
   t.time_s += p.time_s * instances;
-  t.interval_low_s += p.interval_low_s * instances;
-  t.interval_high_s += p.interval_high_s * instances;
+  t.spread.add_group((p.time_s - p.interval_low_s) * instances, (p.interval_high_s - p.time_s) * instances, p.prior);
+}
+
+StepTime finish(const StepEvaluator::Partial& a, const StepEvaluator::Partial& b) {
+  IntervalSum s = a.spread;
+  s.merge(b.spread);
+  const double t = a.time_s + b.time_s;
+  return {t, s.low_s(t), s.high_s(t)};
 }
 }  // namespace
 
@@ -98,7 +105,16 @@ StepEvaluator::StepEvaluator(const ModelConfig& model, const StepConfig& config,
     Op tmpl = ops[0][j];
     tmpl.note.clear();  // copies on the hot path stay allocation-free
     if (tmpl.type == OperatorType::ATTENTION) {
-      attention_.push_back({tmpl});
+      // Rows of one attention kernel and shape are one interval group, as in predict_step.
+      bool merged = false;
+      for (Attention& other : attention_) {
+        if (same_kernel_and_shape(other.op, tmpl)) {
+          other.op.instances += tmpl.instances;
+          merged = true;
+          break;
+        }
+      }
+      if (!merged) attention_.push_back({tmpl});
       continue;
     }
     Linear l{tmpl, {}};
@@ -150,8 +166,8 @@ StepEvaluator::StepEvaluator(const ModelConfig& model, const StepConfig& config,
   }
 }
 
-StepTime StepEvaluator::linear_part(std::int64_t batch, std::int64_t tokens) const {
-  StepTime t;
+StepEvaluator::Partial StepEvaluator::linear_part(std::int64_t batch, std::int64_t tokens) const {
+  Partial t;
   const double T = double(tokens), B = double(batch);
   for (const Linear& l : linear_) {
     Op op = l.op;
@@ -164,8 +180,8 @@ StepTime StepEvaluator::linear_part(std::int64_t batch, std::int64_t tokens) con
   return t;
 }
 
-StepTime StepEvaluator::attention_part(std::int64_t batch, std::int64_t seq_len) const {
-  StepTime t;
+StepEvaluator::Partial StepEvaluator::attention_part(std::int64_t batch, std::int64_t seq_len) const {
+  Partial t;
   AttentionOptions o;
   o.skip_fraction = config_.attention_skip_fraction;
   o.describe = false;
@@ -198,12 +214,7 @@ StepTime StepEvaluator::evaluate(std::int64_t batch, std::int64_t seq_len) const
     return {p.time_s, p.interval_low_s, p.interval_high_s};
   }
   const std::int64_t tokens = config_.phase == Phase::decode ? batch : batch * seq_len;
-  StepTime t = linear_part(batch, tokens);
-  const StepTime a = attention_part(batch, seq_len);
-  t.time_s += a.time_s;
-  t.interval_low_s += a.interval_low_s;
-  t.interval_high_s += a.interval_high_s;
-  return t;
+  return finish(linear_part(batch, tokens), attention_part(batch, seq_len));
 }
 
 void StepEvaluator::evaluate_lengths(std::int64_t batch, const std::vector<std::int64_t>& seq_lens,
@@ -214,11 +225,10 @@ void StepEvaluator::evaluate_lengths(std::int64_t batch, const std::vector<std::
     return;
   }
   if (batch < 1) throw InvalidArgumentError("batch: must be >= 1, got " + std::to_string(batch));
-  const StepTime fixed = linear_part(batch, batch);
+  const Partial fixed = linear_part(batch, batch);
   for (std::size_t i = 0; i < seq_lens.size(); ++i) {
     if (seq_lens[i] < 1) throw InvalidArgumentError("seq_len: must be >= 1, got " + std::to_string(seq_lens[i]));
-    const StepTime a = attention_part(batch, seq_lens[i]);
-    out[i] = {fixed.time_s + a.time_s, fixed.interval_low_s + a.interval_low_s, fixed.interval_high_s + a.interval_high_s};
+    out[i] = finish(fixed, attention_part(batch, seq_lens[i]));
   }
 }
 

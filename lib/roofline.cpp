@@ -459,7 +459,61 @@ Prediction predict(const Op& op, const HardwareSpec& hw, const Calibration& cali
                     .critical_intensity_flop_per_byte = peak > 0 ? peak / hw.bandwidth_bytes_per_s() : 0.0,
                     .interval_low_s = time_s * p.interval_low_fraction,
                     .interval_high_s = time_s * p.interval_high_fraction,
-                    .exception_factor = exception};
+                    .exception_factor = exception,
+                    .prior = p.provenance == Provenance::inferred};
+}
+
+bool same_kernel_and_shape(const Op& a, const Op& b) {
+  // Cheap rejections first: most pairs of a step differ here, and the full comparison copies both.
+  if (a.flops != b.flops || a.kernel != b.kernel || a.math != b.math || a.gemm.m != b.gemm.m ||
+      a.gemm.n != b.gemm.n || a.gemm.k != b.gemm.k || a.bytes.total() != b.bytes.total())
+    return false;
+  Op x = a, y = b;
+  x.type = y.type;
+  x.first_layer = y.first_layer;
+  x.instances = y.instances;
+  x.note = y.note;
+  return x == y;
+}
+
+void IntervalSum::add_group(double below_s, double above_s, bool prior) {
+  if (prior) {
+    prior_below += below_s;
+    prior_above += above_s;
+  } else {
+    below_sq += below_s * below_s;
+    above_sq += above_s * above_s;
+  }
+}
+
+void IntervalSum::merge(const IntervalSum& o) {
+  below_sq += o.below_sq;
+  above_sq += o.above_sq;
+  prior_below += o.prior_below;
+  prior_above += o.prior_above;
+}
+
+double IntervalSum::low_s(double time_s) const {
+  return std::max(0.0, time_s - std::sqrt(below_sq + prior_below * prior_below));
+}
+double IntervalSum::high_s(double time_s) const { return time_s + std::sqrt(above_sq + prior_above * prior_above); }
+
+IntervalSum step_interval(const std::vector<OpPrediction>& ops) {
+  IntervalSum sum;
+  std::vector<bool> done(ops.size(), false);
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    if (done[i]) continue;
+    double below = 0, above = 0;
+    for (std::size_t j = i; j < ops.size(); ++j) {
+      if (done[j] || (j != i && !same_kernel_and_shape(ops[i].op, ops[j].op))) continue;
+      done[j] = true;
+      const Prediction& p = ops[j].prediction;
+      below += (p.time_s - p.interval_low_s) * ops[j].op.instances;
+      above += (p.interval_high_s - p.time_s) * ops[j].op.instances;
+    }
+    sum.add_group(below, above, ops[i].prediction.prior);
+  }
+  return sum;
 }
 
 StepPrediction predict_step(const ModelConfig& model, const StepConfig& config, const HardwareSpec& hw,
@@ -471,8 +525,6 @@ StepPrediction predict_step(const ModelConfig& model, const StepConfig& config, 
     OpPrediction o{op, predict(op, hw, calibration, Load::sustained)};
     const double n = double(op.instances);
     s.time_s += o.prediction.time_s * n;
-    s.interval_low_s += o.prediction.interval_low_s * n;
-    s.interval_high_s += o.prediction.interval_high_s * n;
     s.flops += op.flops * n;
     s.bytes += op.bytes.total() * n;
     if (op.support == Support::unsupported && s.infeasible_reason.empty()) {
@@ -481,6 +533,9 @@ StepPrediction predict_step(const ModelConfig& model, const StepConfig& config, 
     }
     s.ops.push_back(std::move(o));
   }
+  const IntervalSum spread = step_interval(s.ops);
+  s.interval_low_s = spread.low_s(s.time_s);
+  s.interval_high_s = spread.high_s(s.time_s);
   const double tokens = config.phase == Phase::decode ? double(config.batch) : double(config.batch * config.seq_len);
   s.tokens_per_s = s.time_s > 0 ? tokens / s.time_s : 0;
   s.memory = memory_footprint(model, config);

@@ -298,12 +298,10 @@ WorkloadPrediction predict_workload(const Workload& w, const HardwareSpec& hw, c
   double longest = -1;
   // A whole model step is a long stream of kernels: its tensor-core work runs under the power limit.
   const Load load = load_override ? *load_override : w.kind == WorkloadKind::model_step ? Load::sustained : Load::burst;
-  auto add = [&](const Op& op) {
+  auto add = [&](const Op& op) -> Prediction {
     const Prediction p = predict(op, hw, calibration, load);
     const double n = double(op.instances);
     r.time_s += p.time_s * n;
-    r.interval_low_s += p.interval_low_s * n;
-    r.interval_high_s += p.interval_high_s * n;
     r.flops += op.flops * n;
     r.bytes += op.bytes.total() * n;
     if (p.exception_factor != 1.0) r.measured_choice_share_fraction += p.time_s * n;
@@ -311,11 +309,18 @@ WorkloadPrediction predict_workload(const Workload& w, const HardwareSpec& hw, c
       longest = p.time_s * n;
       r.bound = p.bound;
     }
+    return p;
   };
   if (w.kind == WorkloadKind::model_step) {
-    for (const Op& op : step_ops(w, hw, models)) add(op);
+    std::vector<OpPrediction> parts;
+    for (const Op& op : step_ops(w, hw, models)) parts.push_back({op, add(op)});
+    const IntervalSum spread = step_interval(parts);  // as predict_step: kernels and shapes in quadrature
+    r.interval_low_s = spread.low_s(r.time_s);
+    r.interval_high_s = spread.high_s(r.time_s);
   } else {
-    add(single_op(w, hw, false));  // one operator: no vector, no notes
+    const Prediction p = add(single_op(w, hw, false));  // one operator: no vector, no notes
+    r.interval_low_s = p.interval_low_s;
+    r.interval_high_s = p.interval_high_s;
   }
   if (r.measured_choice_share_fraction > 0) r.measured_choice_share_fraction /= r.time_s;
   return r;

@@ -2,12 +2,16 @@
 
 #include "relative_approx.hpp"
 
+#include <cmath>
 #include <map>
+#include <string>
 
+#include "roofline/engine.hpp"
 #include "roofline/errors.hpp"
 #include "roofline/flash_attention.hpp"
 #include "roofline/operators.hpp"
 #include "roofline/roofline.hpp"
+#include "roofline/workload.hpp"
 #include "test_support.hpp"
 
 using namespace roofline;
@@ -149,6 +153,94 @@ TEST_CASE("golden: a whole Llama-3-8B decode step, batch 1, 4096 cached tokens, 
   // Kernels: embedding 1; per layer norm 2, q/k/v/o 4, rope 1, kv write 2, attention 2 (split-KV + combine),
   // residual 2, gate/up/down 3, activation 1 = 17; final norm 1, LM head 1 -> 1 + 32·17 + 2 = 547.
   CHECK(kernels == 547);
+}
+
+TEST_CASE("a step's interval: one kernel and shape adds linearly, distinct ones in quadrature, priors as one") {
+  const HardwareSpec& h = hardware().get("h100_sxm");
+  const ModelConfig& llama = models().get("llama3-8b");
+  StepConfig c;
+  c.phase = Phase::decode;
+  c.batch = 8;
+  c.seq_len = 2048;
+  // GEMM and attention keys fitted (asymmetric bands), the elementwise and norm keys left at their priors.
+  Calibration cal = Calibration::priors(h);
+  for (const Op& op : build_step(llama, c, h)) {
+    if (op.kernel != KernelClass::gemm && op.kernel != KernelClass::attention_decode) continue;
+    KernelParams p = cal.params(param_key(op));
+    p.provenance = Provenance::measured;
+    p.interval_low_fraction = 0.93;
+    p.interval_high_fraction = 1.12;
+    cal.set(param_key(op), p);
+  }
+  const StepPrediction s = predict_step(llama, c, h, cal);
+  // Reference from Llama-3-8B's shapes: q_proj and o_proj are both 4096 x 4096, k_proj and v_proj both
+  // 1024 x 4096, gate and up both 14336 x 4096, the 65 RMSNorms and the 64 residual adds each one shape.
+  auto group = [](OperatorType t) {
+    switch (t) {
+      case OperatorType::Q_PROJ:
+      case OperatorType::O_PROJ: return std::string("q/o");
+      case OperatorType::K_PROJ:
+      case OperatorType::V_PROJ: return std::string("k/v");
+      case OperatorType::FFN_GATE:
+      case OperatorType::FFN_UP: return std::string("gate/up");
+      default: return std::string(to_string(t));
+    }
+  };
+  std::map<std::string, std::pair<double, double>> fitted;
+  double prior_below = 0, prior_above = 0, time = 0, linear_below = 0;
+  int prior_rows = 0;
+  for (const OpPrediction& o : s.ops) {
+    const Prediction& p = o.prediction;
+    const double below = (p.time_s - p.interval_low_s) * o.op.instances;
+    const double above = (p.interval_high_s - p.time_s) * o.op.instances;
+    time += p.time_s * o.op.instances;
+    linear_below += below;
+    if (o.op.kernel == KernelClass::gemm || o.op.kernel == KernelClass::attention_decode) {
+      CHECK_FALSE(p.prior);
+      fitted[group(o.op.type)].first += below;
+      fitted[group(o.op.type)].second += above;
+    } else {
+      CHECK(p.prior);
+      ++prior_rows;
+      prior_below += below;
+      prior_above += above;
+    }
+  }
+  REQUIRE(fitted.size() == 6);  // q/o, k/v, gate/up, down, LM head, attention
+  REQUIRE(prior_rows > 5);
+  double below_sq = prior_below * prior_below, above_sq = prior_above * prior_above;
+  for (const auto& [name, d] : fitted) {
+    below_sq += d.first * d.first;
+    above_sq += d.second * d.second;
+  }
+  CHECK(s.time_s == ROOFLINE_APPROX(time));
+  CHECK(s.interval_low_s == ROOFLINE_APPROX(time - std::sqrt(below_sq)));
+  CHECK(s.interval_high_s == ROOFLINE_APPROX(time + std::sqrt(above_sq)));
+  CHECK(s.interval_low_s > time - linear_below);  // narrower than adding every operator's interval
+  // Batch prediction and the fast evaluator (compiled for FA3; FA2's prefill samples differ in structure)
+  // give the same interval.
+  StepConfig fa3 = c;
+  fa3.attention = AttentionKernel::fa3;
+  const StepEvaluator e(llama, fa3, h, cal);
+  REQUIRE(e.compiled());
+  const StepPrediction s3 = predict_step(llama, fa3, h, cal);
+  const StepTime t = e.evaluate(8, 2048);
+  CHECK(t.interval_low_s == ROOFLINE_APPROX(s3.interval_low_s).epsilon(1e-9));
+  CHECK(t.interval_high_s == ROOFLINE_APPROX(s3.interval_high_s).epsilon(1e-9));
+  const WorkloadPrediction w = predict_workload(
+      parse_workload(R"({"op":"model_step","model":"llama3-8b","phase":"decode","batch":8,"context":2048,"weights":"bf16","kv_cache":"bf16"})"),
+      h, cal, models());
+  CHECK(w.interval_low_s == ROOFLINE_APPROX(s.interval_low_s));
+  CHECK(w.interval_high_s == ROOFLINE_APPROX(s.interval_high_s));
+  // All priors: one shared guess, so the intervals add linearly, operator by operator.
+  const StepPrediction priors = predict_step(llama, c, h, Calibration::priors(h));
+  double lo = 0, hi = 0;
+  for (const OpPrediction& o : priors.ops) {
+    lo += o.prediction.interval_low_s * o.op.instances;
+    hi += o.prediction.interval_high_s * o.op.instances;
+  }
+  CHECK(priors.interval_low_s == ROOFLINE_APPROX(lo));
+  CHECK(priors.interval_high_s == ROOFLINE_APPROX(hi));
 }
 
 TEST_CASE("W8A8 adds one activation quantisation per distinct GEMM input") {

@@ -55,6 +55,12 @@ class StepEvaluator {
   /// False when evaluate() runs predict_step (operators not affine in the token count).
   bool compiled() const { return compiled_; }
 
+  /// Part of a step: its time and its interval's groups (IntervalSum), not yet combined.
+  struct Partial {
+    double time_s = 0;
+    IntervalSum spread;
+  };
+
  private:
   struct Affine {
     double base = 0, per_token = 0, per_batch = 0;
@@ -68,8 +74,8 @@ class StepEvaluator {
   struct Attention {
     Op op;  ///< the template: its shape's heads, head_dim and window, its precisions and instances
   };
-  StepTime linear_part(std::int64_t batch, std::int64_t tokens) const;
-  StepTime attention_part(std::int64_t batch, std::int64_t seq_len) const;
+  Partial linear_part(std::int64_t batch, std::int64_t tokens) const;
+  Partial attention_part(std::int64_t batch, std::int64_t seq_len) const;
 
   const ModelConfig* model_;
   StepConfig config_;

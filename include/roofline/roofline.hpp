@@ -152,6 +152,7 @@ struct Prediction {
   double interval_low_s = 0;
   double interval_high_s = 0;
   double exception_factor = 1;  ///< a measured library kernel choice applied (GemmException); 1: none
+  bool prior = false;           ///< its parameters are priors (Provenance::inferred), not fitted or transferred
   bool operator==(const Prediction&) const = default;
 };
 std::ostream& operator<<(std::ostream& os, const Prediction& p);
@@ -168,12 +169,36 @@ double datasheet_floor_s(const Op& op, const HardwareSpec& hw);
 double gemm_compute_s(const GemmShape& g, double flop_per_s, double efficiency, int sm_count, int max_split = 8,
                       double tile_overhead_k_elements = 0);
 
+/// Whether two operators run the same kernel on the same shape: equal but for their type, layers,
+/// instances and note (a layer's two RMSNorms, k_proj and v_proj, gate and up).
+bool same_kernel_and_shape(const Op& a, const Op& b);
+
+/// The interval of a sum of operator predictions (a whole step). Its terms are groups: the operators that
+/// run one kernel on one shape, with all their instances, err together and add linearly within a group.
+/// Groups add in quadrature: each operator's interval is a spread of held-out residuals over independently
+/// drawn shapes (k-fold over shapes, random-shape suites), so distinct shapes and kernels do not err in step.
+/// Operators whose parameters are still priors share one guess: together they are one more group.
+struct IntervalSum {
+  double below_sq = 0, above_sq = 0;        ///< Σ over groups of fitted or transferred parameters, squared
+  double prior_below = 0, prior_above = 0;  ///< the prior-parameter group, linear
+  /// One group: its total deviations below and above its predicted time.
+  void add_group(double below_s, double above_s, bool prior);
+  void merge(const IntervalSum& o);
+  double low_s(double time_s) const;   ///< time − √(Σ below² + prior_below²), at least 0
+  double high_s(double time_s) const;  ///< time + √(Σ above² + prior_above²)
+  bool operator==(const IntervalSum&) const = default;
+};
+
 struct OpPrediction {
   Op op;
   Prediction prediction;  ///< per instance
   double total_s() const { return prediction.time_s * op.instances; }
   bool operator==(const OpPrediction&) const = default;
 };
+
+/// The IntervalSum of a step's operator predictions: rows that run the same kernel on the same shape
+/// (same_kernel_and_shape) are one group with their instances.
+IntervalSum step_interval(const std::vector<OpPrediction>& ops);
 
 struct StepPrediction {
   std::vector<OpPrediction> ops;
