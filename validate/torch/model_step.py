@@ -42,6 +42,13 @@ PREFILL_CONTEXT = (128, 512, 2048, 8192)
 PREFILL_MAX_TOKENS = 16384       # B*S cap per prefill step (run-time budget): drops B=4 x 8192 only
 FP8_PREFILL = {"llama3-8b": ((1, 512), (1, 2048), (4, 2048), (1, 8192))}   # (batch, context)
 FP8_PREFILL_DEFAULT = ((1, 2048),)
+# Suite `model_step_fresh` (2026-12-07): batches, contexts and prefill shapes model_step never ran, measured
+# once the step model and its interval rule were committed; never fitted, never used to choose the model.
+FRESH_MODELS = ("llama3-8b", "qwen2.5-7b", "mistral-7b")
+FRESH_DECODE_BATCH = (2, 4, 16, 48, 96)
+FRESH_DECODE_CONTEXT = (1024, 4096, 12288)
+FRESH_PREFILL = ((2, 256), (1, 1024), (2, 1024), (1, 4096))
+FRESH_FP8_PREFILL = ((1, 1024), (2, 1024))
 RMS_EPS = 1e-5
 ROPE_THETA = 10000.0             # not in models/*.yaml; irrelevant to time (cos/sin are table reads)
 INIT_STD = 0.02
@@ -266,6 +273,25 @@ def build_configs(models: Sequence[str], quick: bool) -> List[StepConfig]:
                 for s in dec_s:
                     out.append(StepConfig(name, "decode", b, s, w, nl))
             for b, s in (pre if w == "bf16" else fp8_pre):
+                out.append(StepConfig(name, "prefill", b, s, w, nl))
+    return out
+
+
+def build_fresh_configs(models: Sequence[str], quick: bool) -> List[StepConfig]:
+    """The model_step_fresh suite: decode B x S x {bf16, fp8} and prefill shapes disjoint from model_step's
+    (no batch, context or prefill shape of it repeats), in run order."""
+    out: List[StepConfig] = []
+    for name in models:
+        m = load_model(name)
+        _, nl = model_layers(name, m)
+        dec_b = (4,) if quick else FRESH_DECODE_BATCH
+        dec_s = (1024,) if quick else FRESH_DECODE_CONTEXT
+        for w in ("bf16", "fp8_e4m3"):
+            for b in dec_b:
+                for s in dec_s:
+                    out.append(StepConfig(name, "decode", b, s, w, nl))
+            for b, s in (FRESH_PREFILL[:1] if quick else FRESH_PREFILL) if w == "bf16" else \
+                    (FRESH_FP8_PREFILL[:1] if quick else FRESH_FP8_PREFILL):
                 out.append(StepConfig(name, "prefill", b, s, w, nl))
     return out
 
@@ -678,8 +704,9 @@ def _cosine(a, b) -> float:
 
 class ModelStepRunner:
     def __init__(self, dev: "C.Device", writer: "C.RecordWriter", deadline: "C.Deadline", rmsnorm,
-                 tiny_layers: int = 2):
+                 tiny_layers: int = 2, suite: str = "model_step"):
         self.dev, self.writer, self.deadline, self.rmsnorm = dev, writer, deadline, rmsnorm
+        self.suite = suite
         self.tiny_layers = tiny_layers
         # tiny numerics configurations and calibration length (smaller in the CPU dry run, where the
         # Triton interpreter costs milliseconds per program instance)
@@ -689,7 +716,7 @@ class ModelStepRunner:
         self.summary: List[List[Any]] = []
 
     def _error(self, sc: StepConfig, msg: str, extra: Optional[Dict[str, Any]] = None) -> None:
-        rec = C.make_record(suite="model_step", label=_label(sc), workload=workload(sc),
+        rec = C.make_record(suite=self.suite, label=_label(sc), workload=workload(sc),
                             device=self.dev.snapshot(), status="error", error=msg, extra=extra,
                             dry_run=self.dev.dry_run)
         self.writer.write(rec)
@@ -870,7 +897,7 @@ class ModelStepRunner:
             status, err = "error", f"numerics check failed on the tiny configuration: {num}"
         elif not extra.get("logits_finite", False):
             status, err = "error", "non-finite logits in this configuration's eager step"
-        rec = C.make_record(suite="model_step", label=_label(sc), workload=workload(sc), device=devobj,
+        rec = C.make_record(suite=self.suite, label=_label(sc), workload=workload(sc), device=devobj,
                             status=status, error=err, time_s=st_, method=tr.method, l2="cold_working_set",
                             kernels_per_call=max(1, n_k), extra=extra, dry_run=self.dev.dry_run)
         self.writer.write(rec)

@@ -26,11 +26,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 SUITES = ("sdpa", "model_step", "torch_elementwise", "sdpa_holdout", "sdpa_headdim", "sdpa_random",
-          "sdpa_fresh", "sdpa_fresh2", "sdpa_fresh3", "sdpa_fresh4")   # run order
+          "sdpa_fresh", "sdpa_fresh2", "sdpa_fresh3", "sdpa_fresh4", "model_step_fresh")   # run order
 # share of the total budget, in the order above (planned: ~110 s, ~230 s, ~60 s, ~12 s, ~50 s, ~40 s on an H100)
 SHARES = {"sdpa": 0.22, "model_step": 0.44, "torch_elementwise": 0.12, "sdpa_holdout": 0.05, "sdpa_headdim": 0.09,
           "sdpa_random": 0.08, "sdpa_fresh": 0.05, "sdpa_fresh2": 0.05, "sdpa_fresh3": 0.05,
-          "sdpa_fresh4": 0.05}
+          "sdpa_fresh4": 0.05, "model_step_fresh": 0.25}
 
 
 def parse_args(argv):
@@ -78,6 +78,10 @@ def plan(args) -> dict:
     ms = model_step.build_configs(models, args.quick)
     t, n = model_step.plan_s(ms)
     est["model_step"] = (len(ms), t, n)
+    fresh_models = [m for m in models if m in model_step.FRESH_MODELS]
+    mf = model_step.build_fresh_configs(fresh_models, args.quick)
+    t, n = model_step.plan_s(mf)
+    est["model_step_fresh"] = (len(mf), t, n)
     ew = elementwise.build_configs(args.quick)
     est["torch_elementwise"] = (len(ew), elementwise.plan_s(ew))
     return est
@@ -90,7 +94,7 @@ def print_plan(args, est) -> None:
         if s not in args.suites:
             continue
         e = est[s]
-        extra = f", {e[2]} expected to fit in 80 GB" if s == "model_step" else ""
+        extra = f", {e[2]} expected to fit in 80 GB" if s.startswith("model_step") else ""
         print(f"  {s:18s} {e[0]:5d} configurations{extra}: ~{e[1]:6.0f} s")
         total += e[1]
     print(f"  {'total':18s}       + ~20 s start-up (CUDA init, Triton compiles): ~{total + 20:.0f} s; "
@@ -167,14 +171,17 @@ def main(argv=None) -> int:
                 r = sdpa.SdpaRunner(dev, writers, deadline)
                 r.run(main_c if suite == "sdpa" else hold_c, allow_expand=(suite == "sdpa"))
                 tables.append((suite, ["suite", "label", "shape", "status", "median", "rate"], r.summary))
-            elif suite == "model_step":
+            elif suite in ("model_step", "model_step_fresh"):
                 if args.dry_run:
                     cfgs, mcfgs = model_step.dry_run_configs(), model_step.dry_run_models()
                 else:
                     models = args.models.split(",") if args.models else (
                         ["llama3-8b"] if args.quick else list(model_step.MODEL_ORDER))
-                    cfgs, mcfgs = model_step.build_configs(models, args.quick), None
-                r = model_step.ModelStepRunner(dev, w, deadline, rms)
+                    cfgs = (model_step.build_configs(models, args.quick) if suite == "model_step" else
+                            model_step.build_fresh_configs([m for m in models if m in model_step.FRESH_MODELS],
+                                                           args.quick))
+                    mcfgs = None
+                r = model_step.ModelStepRunner(dev, w, deadline, rms, suite=suite)
                 r.run(cfgs, mcfgs)
                 tables.append((suite, ["model", "phase", "weights", "B", "S", "status", "median", "rate"], r.summary))
             else:
@@ -214,7 +221,7 @@ def main(argv=None) -> int:
 def _compact(suite, rows):
     """Rows printed on stdout (the device reply keeps only the last 12,000 characters of output;
     summary.txt has every row)."""
-    if suite == "model_step":
+    if suite.startswith("model_step"):
         return [r for r in rows if r[5] != "ok" and not str(r[7]).startswith(("skipped", "not run"))
                 or r[5] == "ok" and (r[1] == "prefill" or r[3] in (1, 32))][:45]
     if suite == "sdpa":

@@ -280,6 +280,26 @@ class Models(unittest.TestCase):
         for name, L in MS.REDUCED_LAYERS.items():
             self.assertLess(MS.weight_bytes(MS.load_model(name), L, "bf16"), 40e9)
 
+    def test_fresh_steps_are_valid_and_repeat_no_model_step_configuration(self):
+        fresh = MS.build_fresh_configs(MS.FRESH_MODELS, False)
+        old = {(c.model, c.phase, c.batch, c.context) for c in MS.build_configs(MS.MODEL_ORDER, False)}
+        self.assertEqual(len(fresh), 3 * (2 * 15 + 4 + 2))
+        for c in fresh:
+            out = []
+            CR.validate_workload(MS.workload(c), out)
+            self.assertEqual(out, [], c)
+            self.assertNotIn((c.model, c.phase, c.batch, c.context), old)
+        for name in MS.FRESH_MODELS:  # bf16 before fp8 within a model; every fp8 step has its bf16 twin
+            ws = [c.weights for c in fresh if c.model == name]
+            self.assertEqual(ws, sorted(ws, key=lambda w: w != "bf16"))
+            bf16 = {(c.phase, c.batch, c.context) for c in fresh if c.model == name and c.weights == "bf16"}
+            for c in fresh:
+                if c.model == name and c.weights == "fp8_e4m3":
+                    self.assertIn((c.phase, c.batch, c.context), bf16)
+        t, n = MS.plan_s(fresh)
+        self.assertGreater(n, 80)
+        self.assertLess(t, 0.3 * 450)
+
     def test_plan_within_budget(self):
         t, n = MS.plan_s(MS.build_configs(MS.MODEL_ORDER, False))
         self.assertGreater(n, 150)
