@@ -620,6 +620,8 @@ CalibrationResult calibrate(const std::vector<MeasurementRecord>& records, const
                                std::to_string(result.records_skipped) + " skipped)");
   }
   for (const auto& [path, v] : result.sustained) cal.set_sustained_flop_per_s(path, v.first);
+  result.session = session_band(records, hw, opt);
+  cal.set_session_band_fraction(result.session.band_fraction);
   if (opt.gemm_exceptions) cal.set_gemm_exceptions(find_gemm_exceptions(fit_samples, hw, cal));
   result.calibration = cal;
   std::vector<MeasurementRecord> eval_copy;
@@ -631,22 +633,51 @@ CalibrationResult calibrate(const std::vector<MeasurementRecord>& records, const
   return result;
 }
 
+SessionBand session_band(const std::vector<MeasurementRecord>& records, const HardwareSpec& hw, const FitOptions& opt) {
+  SessionBand b;
+  std::vector<double> log_ratios;
+  for (const auto& [later, earlier] : opt.session_pairs) {
+    std::map<std::string, double> first;
+    for (const MeasurementRecord& r : records)
+      if (r.ok && r.device.hw_profile == hw.name && r.suite == earlier) first[workload_json(r.workload)] = r.median_s;
+    bool any = false;
+    for (const MeasurementRecord& r : records) {
+      if (!r.ok || r.device.hw_profile != hw.name || r.suite != later) continue;
+      const auto it = first.find(workload_json(r.workload));
+      if (it == first.end()) continue;
+      log_ratios.push_back(std::log(r.median_s / it->second));
+      any = true;
+    }
+    if (any) b.suites += (b.suites.empty() ? "" : ", ") + later + " / " + earlier;
+  }
+  b.pairs = int(log_ratios.size());
+  if (log_ratios.empty()) return b;
+  const double m = quantile(log_ratios, 0.5);
+  b.median_ratio = std::exp(m);
+  b.p10_ratio = std::exp(quantile(log_ratios, 0.1));
+  b.p90_ratio = std::exp(quantile(log_ratios, 0.9));
+  b.band_fraction = std::exp(1.645 * std::fabs(m) / std::sqrt(2.0)) - 1.0;
+  return b;
+}
+
 std::vector<SpeedupCheck> speedup_checks(const std::vector<MeasurementRecord>& records, const HardwareSpec& hw,
                                          const Calibration& calibration, const ModelRegistry& models) {
-  std::map<std::string, std::pair<const MeasurementRecord*, const MeasurementRecord*>> pairs;
+  std::map<std::pair<std::string, std::string>, std::pair<const MeasurementRecord*, const MeasurementRecord*>> pairs;
   for (const MeasurementRecord& r : records) {
     if (!r.ok || r.device.hw_profile != hw.name || r.workload.kind != WorkloadKind::model_step) continue;
     if (r.workload.weights != Precision::bf16 && r.workload.weights != Precision::fp8_e4m3) continue;
     Workload base = r.workload;
     base.weights = Precision::bf16;
-    auto& p = pairs[workload_json(base)];
+    // Keyed by suite too: a session re-run (FitOptions::session_pairs) pairs within its own session.
+    auto& p = pairs[{r.suite, workload_json(base)}];
     (r.workload.weights == Precision::bf16 ? p.first : p.second) = &r;
   }
   std::vector<SpeedupCheck> out;
   for (auto& [key, p] : pairs) {
     if (!p.first || !p.second) continue;
     SpeedupCheck sc;
-    sc.workload = key;
+    sc.suite = key.first;
+    sc.workload = key.second;
     sc.measured_speedup = p.first->median_s / p.second->median_s;
     sc.predicted_speedup = predict_workload(p.first->workload, hw, calibration, models).time_s /
                            predict_workload(p.second->workload, hw, calibration, models).time_s;
@@ -757,7 +788,7 @@ void save_calibration(const CalibrationResult& r, const std::filesystem::path& f
                           {"records", e.source}});
   nlohmann::json speedups = nlohmann::json::array();
   for (const SpeedupCheck& s : r.speedups)
-    speedups.push_back({{"workload", s.workload}, {"measured", s.measured_speedup}, {"predicted", s.predicted_speedup},
+    speedups.push_back({{"suite", s.suite}, {"workload", s.workload}, {"measured", s.measured_speedup}, {"predicted", s.predicted_speedup},
                         {"error_fraction", s.error_fraction}});
   const nlohmann::json j = {
       {"schema", calibration_schema},
@@ -779,6 +810,15 @@ void save_calibration(const CalibrationResult& r, const std::filesystem::path& f
       {"params", params},
       {"sustained_flop_per_s", sustained},
       {"gemm_exceptions", exceptions},
+      {"session_band",
+       {{"band_fraction", r.session.band_fraction},
+        {"pairs", r.session.pairs},
+        {"median_ratio", r.session.median_ratio},
+        {"p10_ratio", r.session.p10_ratio},
+        {"p90_ratio", r.session.p90_ratio},
+        {"suites", r.session.suites},
+        {"rule", "90% half-width of one session's speed: exp(1.645 |ln median_ratio| / sqrt 2) - 1; every "
+                 "workload's interval adds it in quadrature"}}},
       {"evaluations", evals},
       {"speedups", speedups},
       {"warnings", r.warnings},
@@ -853,6 +893,12 @@ Calibration load_calibration(const std::filesystem::path& file, const HardwareSp
       }
       c.set_sustained_flop_per_s(path, e.positive("flop_per_s"));
     }
+  }
+  if (j.contains("session_band")) {  // absent before 2026-12-07 (session 2): no band
+    const detail::JsonObject sb = o.object("session_band");
+    const double f = sb.number("band_fraction");
+    if (!(f >= 0 && f < 1)) sb.fail("band_fraction", "must be in [0, 1)");
+    c.set_session_band_fraction(f);
   }
   if (j.contains("gemm_exceptions")) {  // absent before 2026-12-07
     if (!j["gemm_exceptions"].is_array()) o.fail("gemm_exceptions", "must be an array");
@@ -949,6 +995,8 @@ Calibration transfer_calibration(const Calibration& from, const HardwareSpec& fr
     for (std::size_t m = 0; m < math_path_count; ++m)
       c.set_sustained_flop_per_s(MathPath(m), from.sustained_flop_per_s(MathPath(m)));
   }
+  // A session's (a unit's, a lease's) speed spreads alike on a GPU of the same architecture: kept.
+  c.set_session_band_fraction(from.session_band_fraction());
   c.set_status("transferred from " + from_hw.name + " (same architecture, " + std::string(to_string(to_hw.architecture)) +
                "); not measured on " + to_hw.name);
   return c;
@@ -958,7 +1006,6 @@ Calibration calibration_for(const HardwareSpec& hw, const HardwareRegistry& regi
   const std::filesystem::path dir = data_directory() / "calibration";
   std::error_code ec;
   const std::filesystem::path own = dir / (hw.name + ".json");
-  if (std::filesystem::exists(own, ec)) return load_calibration(own, hw);
   // Nearest calibrated GPU of the same architecture: the smallest bandwidth ratio distance.
   const HardwareSpec* best = nullptr;
   double best_distance = 0;
@@ -970,6 +1017,14 @@ Calibration calibration_for(const HardwareSpec& hw, const HardwareRegistry& regi
       best = &other;
       best_distance = d;
     }
+  }
+  if (std::filesystem::exists(own, ec)) {
+    Calibration c = load_calibration(own, hw);
+    // A GPU measured in one session only takes the session band of the nearest GPU of its architecture
+    // measured in two: a unit's or a lease's speed spreads alike across one architecture.
+    if (c.session_band_fraction() == 0 && best)
+      c.set_session_band_fraction(load_calibration(dir / (best->name + ".json"), *best).session_band_fraction());
+    return c;
   }
   if (best) return transfer_calibration(load_calibration(dir / (best->name + ".json"), *best), *best, hw);
   Calibration c = Calibration::priors(hw);

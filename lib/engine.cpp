@@ -70,9 +70,10 @@ void accumulate(StepEvaluator::Partial& t, const Prediction& p, double instances
   t.spread.add_group((p.time_s - p.interval_low_s) * instances, (p.interval_high_s - p.time_s) * instances, p.prior);
 }
 
-StepTime finish(const StepEvaluator::Partial& a, const StepEvaluator::Partial& b) {
+StepTime finish(const StepEvaluator::Partial& a, const StepEvaluator::Partial& b, double session_fraction) {
   IntervalSum s = a.spread;
   s.merge(b.spread);
+  s.session_fraction = session_fraction;
   const double t = a.time_s + b.time_s;
   return {t, s.low_s(t), s.high_s(t)};
 }
@@ -214,7 +215,7 @@ StepTime StepEvaluator::evaluate(std::int64_t batch, std::int64_t seq_len) const
     return {p.time_s, p.interval_low_s, p.interval_high_s};
   }
   const std::int64_t tokens = config_.phase == Phase::decode ? batch : batch * seq_len;
-  return finish(linear_part(batch, tokens), attention_part(batch, seq_len));
+  return finish(linear_part(batch, tokens), attention_part(batch, seq_len), calibration_->session_band_fraction());
 }
 
 void StepEvaluator::evaluate_lengths(std::int64_t batch, const std::vector<std::int64_t>& seq_lens,
@@ -228,7 +229,7 @@ void StepEvaluator::evaluate_lengths(std::int64_t batch, const std::vector<std::
   const Partial fixed = linear_part(batch, batch);
   for (std::size_t i = 0; i < seq_lens.size(); ++i) {
     if (seq_lens[i] < 1) throw InvalidArgumentError("seq_len: must be >= 1, got " + std::to_string(seq_lens[i]));
-    out[i] = finish(fixed, attention_part(batch, seq_lens[i]));
+    out[i] = finish(fixed, attention_part(batch, seq_lens[i]), calibration_->session_band_fraction());
   }
 }
 

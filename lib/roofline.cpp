@@ -494,12 +494,17 @@ void IntervalSum::merge(const IntervalSum& o) {
 }
 
 double IntervalSum::low_s(double time_s) const {
-  return std::max(0.0, time_s - std::sqrt(below_sq + prior_below * prior_below));
+  const double session = session_fraction * time_s;
+  return std::max(0.0, time_s - std::sqrt(below_sq + prior_below * prior_below + session * session));
 }
-double IntervalSum::high_s(double time_s) const { return time_s + std::sqrt(above_sq + prior_above * prior_above); }
+double IntervalSum::high_s(double time_s) const {
+  const double session = session_fraction * time_s;
+  return time_s + std::sqrt(above_sq + prior_above * prior_above + session * session);
+}
 
-IntervalSum step_interval(const std::vector<OpPrediction>& ops) {
+IntervalSum step_interval(const std::vector<OpPrediction>& ops, double session_fraction) {
   IntervalSum sum;
+  sum.session_fraction = session_fraction;
   std::vector<bool> done(ops.size(), false);
   for (std::size_t i = 0; i < ops.size(); ++i) {
     if (done[i]) continue;
@@ -533,7 +538,7 @@ StepPrediction predict_step(const ModelConfig& model, const StepConfig& config, 
     }
     s.ops.push_back(std::move(o));
   }
-  const IntervalSum spread = step_interval(s.ops);
+  const IntervalSum spread = step_interval(s.ops, calibration.session_band_fraction());
   s.interval_low_s = spread.low_s(s.time_s);
   s.interval_high_s = spread.high_s(s.time_s);
   const double tokens = config.phase == Phase::decode ? double(config.batch) : double(config.batch * config.seq_len);

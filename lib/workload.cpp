@@ -314,13 +314,17 @@ WorkloadPrediction predict_workload(const Workload& w, const HardwareSpec& hw, c
   if (w.kind == WorkloadKind::model_step) {
     std::vector<OpPrediction> parts;
     for (const Op& op : step_ops(w, hw, models)) parts.push_back({op, add(op)});
-    const IntervalSum spread = step_interval(parts);  // as predict_step: kernels and shapes in quadrature
+    // As predict_step: kernels and shapes in quadrature, with the session band.
+    const IntervalSum spread = step_interval(parts, calibration.session_band_fraction());
     r.interval_low_s = spread.low_s(r.time_s);
     r.interval_high_s = spread.high_s(r.time_s);
   } else {
     const Prediction p = add(single_op(w, hw, false));  // one operator: no vector, no notes
-    r.interval_low_s = p.interval_low_s;
-    r.interval_high_s = p.interval_high_s;
+    IntervalSum spread;
+    spread.session_fraction = calibration.session_band_fraction();
+    spread.add_group(p.time_s - p.interval_low_s, p.interval_high_s - p.time_s, p.prior);
+    r.interval_low_s = spread.low_s(r.time_s);
+    r.interval_high_s = spread.high_s(r.time_s);
   }
   if (r.measured_choice_share_fraction > 0) r.measured_choice_share_fraction /= r.time_s;
   return r;

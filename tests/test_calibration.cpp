@@ -414,6 +414,66 @@ TEST_CASE("a GEMM timed alone runs burst_s at its burst rate, then at the sustai
   CHECK(predict(huge, h100, burst_only).compute_s < 0.8 * huge.flops / sustained);
 }
 
+TEST_CASE("a session band from steps re-run in another session widens every interval in quadrature") {
+  const HardwareSpec& h100 = hardware().get("h100_sxm");
+  // GEMM records to fit, plus two sessions of the same model steps: the second runs each 0.95x (bf16) and
+  // 0.93x (fp8) the first, so the median later/earlier ratio is 0.95 over the four pairs (0.95, 0.95, 0.93, 0.95).
+  std::string text = synthetic_gemm_records(31, "h100_sxm", 60);
+  const char* steps[] = {
+      R"({"op":"model_step","model":"llama3-8b","phase":"decode","batch":1,"context":512,"weights":"bf16","kv_cache":"bf16"})",
+      R"({"op":"model_step","model":"llama3-8b","phase":"decode","batch":8,"context":512,"weights":"bf16","kv_cache":"bf16"})",
+      R"({"op":"model_step","model":"llama3-8b","phase":"decode","batch":1,"context":512,"weights":"fp8_e4m3","kv_cache":"bf16"})",
+      R"({"op":"model_step","model":"qwen2.5-7b","phase":"decode","batch":1,"context":512,"weights":"bf16","kv_cache":"bf16"})"};
+  const double later[] = {0.95, 0.95, 0.93, 0.95};
+  for (int i = 0; i < 4; ++i) {
+    const Workload w = parse_workload(steps[i]);
+    text += record_line(w, 5e-3, "model_step", "h100_sxm") + "\n";
+    text += record_line(w, 5e-3 * later[i], "model_step_session2", "h100_sxm") + "\n";
+  }
+  const CalibrationResult r = calibrate(load_records(write_temp("sessions.jsonl", text)), h100, models());
+  CHECK(r.session.pairs == 4);
+  CHECK(r.session.median_ratio == ROOFLINE_APPROX(0.95));
+  const double band = std::exp(1.645 * -std::log(0.95) / std::sqrt(2.0)) - 1.0;  // 6.1%
+  CHECK(r.session.band_fraction == ROOFLINE_APPROX(band));
+  CHECK(r.calibration.session_band_fraction() == ROOFLINE_APPROX(band));
+  // Each session's fp8 speedup is checked within that session: 2 pairs, not one pair mixing sessions.
+  int llama_b1 = 0;
+  for (const SpeedupCheck& sc : r.speedups) {
+    if (sc.workload.find("\"batch\":1,") == std::string::npos || sc.workload.find("llama3-8b") == std::string::npos) continue;
+    ++llama_b1;
+    CHECK(sc.measured_speedup == ROOFLINE_APPROX(sc.suite == "model_step" ? 1.0 : 0.95 / 0.93));
+  }
+  CHECK(llama_b1 == 2);
+  // A single GEMM: its own band and the session band add in quadrature.
+  Calibration without = r.calibration;
+  without.set_session_band_fraction(0);
+  const Workload g = parse_workload(R"({"op":"gemm","m":16,"n":4096,"k":4096,"dtype":"bf16"})");
+  const WorkloadPrediction a = predict_workload(g, h100, without, models());
+  const WorkloadPrediction b = predict_workload(g, h100, r.calibration, models());
+  CHECK(b.time_s == a.time_s);
+  CHECK(b.interval_high_s - b.time_s ==
+        ROOFLINE_APPROX(std::hypot(a.interval_high_s - a.time_s, band * a.time_s)));
+  CHECK(b.time_s - b.interval_low_s == ROOFLINE_APPROX(std::hypot(a.time_s - a.interval_low_s, band * a.time_s)));
+  // Saved, loaded, transferred with the profile; without session pairs there is none.
+  const auto file = std::filesystem::path(ROOFLINE_BINARY_DIR) / "test_tmp" / "session_h100_sxm.json";
+  save_calibration(r, file);
+  CHECK(load_calibration(file, h100).session_band_fraction() == ROOFLINE_APPROX(band));
+  CHECK(transfer_calibration(load_calibration(file, h100), h100, hardware().get("h200_sxm")).session_band_fraction() ==
+        ROOFLINE_APPROX(band));
+  // A band outside [0, 1) in a profile is refused with its key path.
+  std::ifstream in(file);
+  std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::size_t at = json.find("\"band_fraction\"");
+  REQUIRE(at != std::string::npos);
+  const std::size_t value = json.find(':', at) + 1, end = json.find_first_of(",\n}", value);
+  json.replace(value, end - value, " 1.5");
+  const auto bad_band = write_temp("session_bad_h100_sxm.json", json);
+  CHECK_THROWS_WITH_AS(load_calibration(bad_band, h100), doctest::Contains("session_band.band_fraction"), ConfigError);
+  const CalibrationResult none = calibrate(load_records(write_temp("no_sessions.jsonl", synthetic_gemm_records(31, "h100_sxm", 60))), h100, models());
+  CHECK(none.session.pairs == 0);
+  CHECK(none.calibration.session_band_fraction() == 0.0);
+}
+
 TEST_CASE("corrupt or foreign measurement files fail with file, line and key") {
   auto error_of = [](const std::string& name) {
     try {

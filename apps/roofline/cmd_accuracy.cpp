@@ -160,7 +160,9 @@ const bool registered = register_command(55, [](CLI::App& app, int&) {
           "at all (random hold-out shapes, whole model steps run by PyTorch; the `*_fresh` suites were measured "
           "after the model was frozen at commit c26c4f4, so no choice between model variants up to it saw them; two "
           "later FlashAttention-2 prefill changes were made with the fresh suites already evaluated: the README "
-          "says which figure informed which choice); (3) a GPU never fitted "
+          "says which figure informed which choice; `model_step_fresh`, steps of batches, contexts and prefill "
+          "shapes `model_step` never ran, was measured on 2026-12-07 after the step model was committed, and "
+          "`model_step_session2` re-ran `model_step`'s configurations on another lease that day); (3) a GPU never fitted "
           "(the calibration of one GPU transferred to another of its architecture by the documented rule).\n";
 
     std::map<std::string, CalibrationResult> results;
@@ -188,6 +190,16 @@ const bool registered = register_command(55, [](CLI::App& app, int&) {
           std::snprintf(buf, sizeof buf, " %s %.0f TFLOP/s", to_string(path).data(), v.first / 1e12);
           md << buf << " (`" << v.second << "`)" << (&v == &r.sustained.rbegin()->second ? ".\n\n" : ";");
         }
+      }
+      if (r.session.pairs > 0) {
+        char buf[512];
+        std::snprintf(buf, sizeof buf,
+                      "Session band (`%s`): the same %d workloads re-run on another lease ran %.3fx the first "
+                      "session's time (median; p10..p90 %.3f..%.3f), so one session's speed is taken to spread "
+                      "±%.1f%% (90%%); every interval below adds it in quadrature.\n\n",
+                      r.session.suites.c_str(), r.session.pairs, r.session.median_ratio, r.session.p10_ratio,
+                      r.session.p90_ratio, 100 * r.session.band_fraction);
+        md << buf;
       }
       if (!r.calibration.gemm_exceptions().empty()) {
         md << "Measured library kernel choices (`GemmException`: a fitted GEMM record beyond the square of its key's "
@@ -230,7 +242,7 @@ const bool registered = register_command(55, [](CLI::App& app, int&) {
           char buf[160];
           std::snprintf(buf, sizeof buf, " | %.3fx | %.3fx | %.1f%% |\n", s.measured_speedup, s.predicted_speedup,
                         100 * s.error_fraction);
-          md << "| `" << s.workload << "`" << buf;
+          md << "| " << s.suite << " `" << s.workload << "`" << buf;
         }
       }
       results.emplace(gpu, std::move(r));

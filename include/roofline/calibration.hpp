@@ -89,7 +89,25 @@ struct FitOptions {
   /// than the ones the model predicts, so they are neither fitted nor counted as model error
   /// (`roofline validate-report` shows them).
   std::vector<std::string> microbenchmark_suites = {"stream", "launch", "elementwise", "counters", "gemm_candidates"};
+  /// Suites that re-run another suite's workloads in a later session (another lease of the same GPU model):
+  /// {re-run, original}. Their paired times give the session band (Calibration::session_band_fraction).
+  std::vector<std::pair<std::string, std::string>> session_pairs = {{"model_step_session2", "model_step"}};
 };
+
+/// The spread of one GPU's speed between sessions, from workloads measured in two of them.
+struct SessionBand {
+  int pairs = 0;                  ///< workloads measured in both sessions
+  double median_ratio = 1;        ///< median of later / earlier time
+  double p10_ratio = 1, p90_ratio = 1;
+  double band_fraction = 0;       ///< 90% half-width of one session's speed: 1.645 · |ln median_ratio| / √2
+  std::string suites;             ///< "model_step_session2 / model_step"
+  bool operator==(const SessionBand&) const = default;
+};
+/// Pairs the records of each FitOptions::session_pairs entry by workload (ok records on `hw`) and
+/// estimates the band: each session's speed is one draw of a spread whose standard deviation is the
+/// difference of the two draws over √2; none (band 0, pairs 0) without pairs.
+SessionBand session_band(const std::vector<MeasurementRecord>& records, const HardwareSpec& hw,
+                         const FitOptions& options = {});
 
 /// Errors of predictions against measurements: |predicted − measured| / measured.
 struct ErrorStats {
@@ -131,6 +149,7 @@ struct EvaluationGroup {
 
 /// Measured against predicted speedup of one pair of model steps (fp8 weights over bf16).
 struct SpeedupCheck {
+  std::string suite;     ///< the pair's suite (a session re-run pairs within itself)
   std::string workload;  ///< the bf16 step's workload JSON
   double measured_speedup = 0;
   double predicted_speedup = 0;
@@ -160,6 +179,7 @@ struct CalibrationResult {
   /// Measured SM shares (KernelParams::sm_share) from the sm_partition suite's record pairs: parameter key ->
   /// {share, "file:line" of the partition record}. Inputs, not evaluated.
   std::map<std::string, std::pair<double, std::string>> sm_shares;
+  SessionBand session;  ///< the session band (also in `calibration`)
   bool all_converged() const;
 };
 

@@ -110,6 +110,12 @@ class Calibration {
   /// predicted under it (Load::sustained): a long prefill cannot run its GEMMs at the burst rate.
   double sustained_flop_per_s(MathPath m) const { return sustained_[static_cast<std::size_t>(m)]; }
   void set_sustained_flop_per_s(MathPath m, double v) { sustained_[static_cast<std::size_t>(m)] = v; }
+  /// Half-width (fraction of the time) of the 90% band of one GPU unit's or session's speed around the
+  /// measured one: the same whole steps re-run on another lease of the same GPU model ran a few percent
+  /// apart (FitOptions::session_pairs). Every workload's interval adds it in quadrature, as one term
+  /// common to all its operators; 0: not measured.
+  double session_band_fraction() const { return session_band_; }
+  void set_session_band_fraction(double f) { session_band_ = f; }
   const std::vector<GemmException>& gemm_exceptions() const { return gemm_exceptions_; }
   void set_gemm_exceptions(std::vector<GemmException> e) { gemm_exceptions_ = std::move(e); }
   /// The measured factor for a GEMM of `math` and shape `g` (GemmException); 1 when none applies.
@@ -132,6 +138,7 @@ class Calibration {
   std::string source_file_;
   std::array<KernelParams, kernel_class_count * math_path_count * variant_count> table_{};
   std::array<double, math_path_count> sustained_{};
+  double session_band_ = 0;
   std::vector<GemmException> gemm_exceptions_;
 };
 
@@ -178,14 +185,17 @@ bool same_kernel_and_shape(const Op& a, const Op& b);
 /// Groups add in quadrature: each operator's interval is a spread of held-out residuals over independently
 /// drawn shapes (k-fold over shapes, random-shape suites), so distinct shapes and kernels do not err in step.
 /// Operators whose parameters are still priors share one guess: together they are one more group.
+/// The session band (Calibration::session_band_fraction) is one more term, common to every operator:
+/// session_fraction × the total time.
 struct IntervalSum {
   double below_sq = 0, above_sq = 0;        ///< Σ over groups of fitted or transferred parameters, squared
   double prior_below = 0, prior_above = 0;  ///< the prior-parameter group, linear
+  double session_fraction = 0;              ///< Calibration::session_band_fraction
   /// One group: its total deviations below and above its predicted time.
   void add_group(double below_s, double above_s, bool prior);
   void merge(const IntervalSum& o);
-  double low_s(double time_s) const;   ///< time − √(Σ below² + prior_below²), at least 0
-  double high_s(double time_s) const;  ///< time + √(Σ above² + prior_above²)
+  double low_s(double time_s) const;   ///< time − √(Σ below² + prior_below² + (session × time)²), ≥ 0
+  double high_s(double time_s) const;  ///< time + √(Σ above² + prior_above² + (session × time)²)
   bool operator==(const IntervalSum&) const = default;
 };
 
@@ -197,8 +207,8 @@ struct OpPrediction {
 };
 
 /// The IntervalSum of a step's operator predictions: rows that run the same kernel on the same shape
-/// (same_kernel_and_shape) are one group with their instances.
-IntervalSum step_interval(const std::vector<OpPrediction>& ops);
+/// (same_kernel_and_shape) are one group with their instances; `session_fraction` as in IntervalSum.
+IntervalSum step_interval(const std::vector<OpPrediction>& ops, double session_fraction);
 
 struct StepPrediction {
   std::vector<OpPrediction> ops;
