@@ -121,6 +121,89 @@ void kernel_choice_section(std::ostringstream& md, const std::map<std::string, C
      << rows.str();
 }
 
+// The class a step's operator belongs to in the model_step records' in-step profile (extra.profile.by_class).
+const char* profile_class(const Op& op) {
+  switch (op.type) {
+    case OperatorType::ROPE: return "rope";
+    case OperatorType::KV_CACHE: return "kv_write";
+    case OperatorType::RESIDUAL: return "add";
+    case OperatorType::ACTIVATION: return "activation";
+    case OperatorType::QUANTIZE: return "quantize";
+    case OperatorType::EMBEDDINGS: return "embedding";
+    case OperatorType::RMSNORM: return "norm";
+    case OperatorType::ATTENTION: return "attention";
+    default: break;
+  }
+  return op.kernel == KernelClass::gemm ? "gemm" : nullptr;
+}
+
+// (5) Where whole steps err: per kernel class, the calibrated prediction over the kernel time the step
+// record measured for that class inside the step (eager, under the profiler, extra.profile.by_class), and the
+// graph's time over the kernels' sum. Diagnostic only: nothing here is fitted or changes a prediction.
+void in_step_section(std::ostringstream& md, const std::map<std::string, CalibrationResult>& results,
+                     const std::map<std::string, std::vector<MeasurementRecord>>& by_gpu, const HardwareRegistry& hws,
+                     const ModelRegistry& models) {
+  static const char* classes[] = {"gemm", "attention", "norm", "rope", "kv_write", "add", "activation", "quantize"};
+  std::ostringstream rows;
+  for (const auto& [gpu, res] : results) {
+    const HardwareSpec& hw = *hws.find(gpu);
+    std::map<std::string, std::map<std::string, std::vector<double>>> groups;  // group -> class -> ratios
+    for (const MeasurementRecord& r : by_gpu.at(gpu)) {
+      if (!r.ok || r.workload.kind != WorkloadKind::model_step) continue;
+      const nlohmann::json x = nlohmann::json::parse(r.extra_json, nullptr, false);
+      if (!x.is_object() || !x.contains("profile") || !x["profile"].is_object() ||
+          !x["profile"].contains("by_class") || !x["profile"]["by_class"].is_object())
+        continue;
+      std::map<std::string, double> predicted;
+      try {
+        for (const Op& op : workload_ops(r.workload, hw, models))
+          if (const char* c = profile_class(op))
+            predicted[c] += predict(op, hw, res.calibration, Load::sustained).time_s * op.instances;
+      } catch (const Error&) {
+        continue;
+      }
+      auto& g = groups[r.suite + " " + std::string(to_string(r.workload.phase)) + " " +
+                       std::string(to_string(r.workload.weights))];
+      for (const auto& [c, t] : predicted) {
+        const auto& m = x["profile"]["by_class"];
+        if (m.contains(c) && m[c].is_object() && m[c].contains("time_s") && m[c]["time_s"].is_number() &&
+            m[c]["time_s"].get<double>() > 0)
+          g[c].push_back(t / m[c]["time_s"].get<double>());
+      }
+      if (x.contains("graph_time_over_kernel_sum") && x["graph_time_over_kernel_sum"].is_number())
+        g["graph"].push_back(x["graph_time_over_kernel_sum"].get<double>());
+    }
+    for (auto& [name, g] : groups) {
+      rows << "| " << gpu << " | " << name << " | " << (g.count("gemm") ? g["gemm"].size() : 0);
+      for (const char* c : classes) {
+        if (!g.count(c)) {
+          rows << " | –";
+          continue;
+        }
+        std::vector<double>& v = g[c];
+        std::sort(v.begin(), v.end());
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.2f", v[v.size() / 2]);
+        rows << " | " << buf;
+      }
+      std::vector<double>& v = g["graph"];
+      std::sort(v.begin(), v.end());
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.3f", v.empty() ? 0.0 : v[v.size() / 2]);
+      rows << " | " << (v.empty() ? "–" : buf) << " |\n";
+    }
+  }
+  if (rows.str().empty()) return;
+  md << "\n## (5) Inside whole steps: predicted over measured, per kernel class\n\n"
+     << "Each step record carries the kernel time of every class measured inside the step (PyTorch eager under "
+        "the profiler, `extra.profile.by_class`). Medians over a group's steps of the calibrated prediction of a "
+        "class over that time (1.00: exact; above: over-predicted), and of the CUDA graph's step time over the "
+        "sum of its kernels. A diagnostic: nothing here is fitted.\n\n"
+     << "| GPU | steps | records | gemm | attention | norm | rope | kv_write | add | activation | quantize | graph / "
+        "kernel sum |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+     << rows.str();
+}
+
 struct AccuracyOptions {
   std::vector<std::string> records;
   std::string out;
@@ -298,6 +381,7 @@ const bool registered = register_command(55, [](CLI::App& app, int&) {
       for (const std::string& n : speedup_notes) md << n << ".\n\n";
     }
     kernel_choice_section(md, results, by_gpu, hws);
+    in_step_section(md, results, by_gpu, hws, models);
     if (results.empty()) md << "\nNo GPU has enough records to calibrate.\n";
     if (o.out.empty()) std::cout << md.str();
     else write_file_atomically(o.out, md.str());
