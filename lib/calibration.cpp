@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <ctime>
 #include <fstream>
 #include <limits>
@@ -623,6 +624,7 @@ CalibrationResult calibrate(const std::vector<MeasurementRecord>& records, const
   result.session = session_band(records, hw, opt);
   cal.set_session_band_fraction(result.session.band_fraction);
   if (opt.gemm_exceptions) cal.set_gemm_exceptions(find_gemm_exceptions(fit_samples, hw, cal));
+  cal.set_gemm_candidates(gemm_candidates_of(records, hw));
   result.calibration = cal;
   std::vector<MeasurementRecord> eval_copy;
   for (const MeasurementRecord* r : eval_records) eval_copy.push_back(*r);
@@ -786,6 +788,10 @@ void save_calibration(const CalibrationResult& r, const std::filesystem::path& f
   for (const GemmException& e : r.calibration.gemm_exceptions())
     exceptions.push_back({{"math", to_string(e.math)}, {"n", e.n}, {"k", e.k}, {"m", e.m}, {"ratio", e.ratio},
                           {"records", e.source}});
+  nlohmann::json candidates = nlohmann::json::array();
+  for (const GemmCandidate& g : r.calibration.gemm_candidates())
+    candidates.push_back({{"math", to_string(g.math)}, {"m", g.m}, {"n", g.n}, {"k", g.k}, {"rank", g.rank},
+                          {"algorithm", g.algorithm}, {"kernel", g.kernel}, {"time_s", g.time_s}});
   nlohmann::json speedups = nlohmann::json::array();
   for (const SpeedupCheck& s : r.speedups)
     speedups.push_back({{"suite", s.suite}, {"workload", s.workload}, {"measured", s.measured_speedup}, {"predicted", s.predicted_speedup},
@@ -810,6 +816,7 @@ void save_calibration(const CalibrationResult& r, const std::filesystem::path& f
       {"params", params},
       {"sustained_flop_per_s", sustained},
       {"gemm_exceptions", exceptions},
+      {"gemm_candidates", candidates},
       {"session_band",
        {{"band_fraction", r.session.band_fraction},
         {"pairs", r.session.pairs},
@@ -933,8 +940,196 @@ Calibration load_calibration(const std::filesystem::path& file, const HardwareSp
     }
     c.set_gemm_exceptions(std::move(list));
   }
+  if (j.contains("gemm_candidates")) {  // absent before 2026-12-07 (session 2)
+    if (!j["gemm_candidates"].is_array()) o.fail("gemm_candidates", "must be an array");
+    std::vector<GemmCandidate> list;
+    for (std::size_t i = 0; i < j["gemm_candidates"].size(); ++i) {
+      const detail::JsonObject e(j["gemm_candidates"][i], file.string(), 0, "gemm_candidates[" + std::to_string(i) + "]");
+      GemmCandidate g;
+      const std::string math = e.string("math");
+      try {
+        g.math = parse_math_path(math);
+      } catch (const UnknownNameError&) {
+        e.fail("math", "unknown math path '" + math + "'");
+      }
+      g.m = e.positive_integer("m");
+      g.n = e.positive_integer("n");
+      g.k = e.positive_integer("k");
+      const double rank = e.number("rank");
+      if (!(rank >= 0 && rank == std::floor(rank))) e.fail("rank", "must be an integer >= 0");
+      g.rank = int(rank);
+      g.algorithm = e.string("algorithm");
+      g.kernel = e.string("kernel");
+      g.time_s = e.positive("time_s");
+      list.push_back(std::move(g));
+    }
+    c.set_gemm_candidates(std::move(list));
+  }
   return c;
 }
+
+std::string gemm_algorithm_key(const std::string& extra_json) {
+  const nlohmann::json x = nlohmann::json::parse(extra_json, nullptr, false);
+  if (!x.is_object() || !x.contains("algorithm") || !x["algorithm"].is_object()) return "";
+  const nlohmann::json& a = x["algorithm"];
+  std::string key;
+  for (const auto& [field, name] : {std::pair{"algo_id", "algo"}, {"tile_id", "tile"}, {"stages_id", "stages"},
+                                    {"splitk", "splitk"}, {"reduction_scheme", "reduction"}, {"swizzle", "swizzle"},
+                                    {"cluster_shape_id", "cluster"}}) {
+    if (!a.contains(field) || !a[field].is_number_integer()) continue;
+    key += (key.empty() ? "" : " ") + std::string(name) + " " + std::to_string(a[field].get<std::int64_t>());
+  }
+  return key;
+}
+
+namespace {
+std::string first_kernel(const std::string& extra_json) {
+  const nlohmann::json x = nlohmann::json::parse(extra_json, nullptr, false);
+  if (x.is_object() && x.contains("kernel_names") && x["kernel_names"].is_array() && !x["kernel_names"].empty() &&
+      x["kernel_names"][0].is_string())
+    return x["kernel_names"][0].get<std::string>();
+  return "";
+}
+bool single_gemm(const MeasurementRecord& r, const HardwareSpec& hw) {
+  return r.ok && r.device.hw_profile == hw.name && r.workload.kind == WorkloadKind::gemm && r.workload.gemm.groups == 1;
+}
+}  // namespace
+
+std::vector<GemmCandidate> gemm_candidates_of(const std::vector<MeasurementRecord>& records, const HardwareSpec& hw) {
+  std::vector<GemmCandidate> out;
+  for (const MeasurementRecord& r : records) {
+    if (r.suite != "gemm_candidates" || !single_gemm(r, hw)) continue;
+    const nlohmann::json x = nlohmann::json::parse(r.extra_json, nullptr, false);
+    if (!x.is_object() || !x.contains("heuristic_rank") || !x["heuristic_rank"].is_number_integer()) continue;
+    GemmCandidate g;
+    g.math = gemm_op(r.workload.gemm, r.workload.dtype, r.workload.dtype, hw).math;
+    g.m = r.workload.gemm.m;
+    g.n = r.workload.gemm.n;
+    g.k = r.workload.gemm.k;
+    g.rank = x["heuristic_rank"].get<int>();
+    g.algorithm = gemm_algorithm_key(r.extra_json);
+    g.kernel = first_kernel(r.extra_json);
+    g.time_s = r.median_s;
+    if (!g.algorithm.empty()) out.push_back(std::move(g));
+  }
+  return out;
+}
+
+std::vector<KernelChoice> kernel_choices_of(const std::vector<MeasurementRecord>& records, const HardwareSpec& hw) {
+  std::vector<KernelChoice> out;
+  std::set<std::tuple<MathPath, std::int64_t, std::int64_t, std::int64_t>> seen;
+  for (const MeasurementRecord& r : records) {
+    if (r.suite == "gemm_candidates" || !single_gemm(r, hw)) continue;
+    KernelChoice c;
+    c.math = gemm_op(r.workload.gemm, r.workload.dtype, r.workload.dtype, hw).math;
+    c.m = r.workload.gemm.m;
+    c.n = r.workload.gemm.n;
+    c.k = r.workload.gemm.k;
+    c.algorithm = gemm_algorithm_key(r.extra_json);
+    c.kernel = first_kernel(r.extra_json);
+    if (c.algorithm.empty() || !seen.insert({c.math, c.m, c.n, c.k}).second) continue;
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+namespace {
+constexpr const char* kernel_choices_schema = "roofline.kernel_choices.v1";
+}
+
+void save_kernel_choices(const std::vector<KernelChoice>& choices, const std::string& gpu, const std::filesystem::path& file) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const KernelChoice& c : choices)
+    list.push_back({{"math", to_string(c.math)}, {"m", c.m}, {"n", c.n}, {"k", c.k}, {"algorithm", c.algorithm},
+                    {"kernel", c.kernel}});
+  const nlohmann::json j = {
+      {"schema", kernel_choices_schema},
+      {"gpu", gpu},
+      {"what", "cuBLASLt's heuristic pick (its rank 0) per GEMM shape on this GPU, from the algorithm field of its "
+               "GEMM records: what cublasLtMatmulAlgoGetHeuristic returns there; no time is read"},
+      {"choices", list}};
+  write_file_atomically(file, j.dump(1) + "\n");
+}
+
+std::vector<KernelChoice> load_kernel_choices(const std::filesystem::path& file, const HardwareSpec& hw) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw ConfigError({file.string(), 0, 0}, "", "cannot open kernel-choice file");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  const nlohmann::json j = detail::parse_json(ss.str(), file.string());
+  const detail::JsonObject o(j, file.string(), 0, "");
+  const std::string schema = o.string("schema");
+  if (schema != kernel_choices_schema) o.fail("schema", "expected '" + std::string(kernel_choices_schema) + "', got '" + schema + "'");
+  const std::string gpu = o.string("gpu");
+  if (gpu != hw.name) o.fail("gpu", "these choices are for '" + gpu + "', not '" + hw.name + "'");
+  if (!j.contains("choices") || !j["choices"].is_array()) o.fail("choices", "must be an array");
+  std::vector<KernelChoice> out;
+  for (std::size_t i = 0; i < j["choices"].size(); ++i) {
+    const detail::JsonObject e(j["choices"][i], file.string(), 0, "choices[" + std::to_string(i) + "]");
+    KernelChoice c;
+    const std::string math = e.string("math");
+    try {
+      c.math = parse_math_path(math);
+    } catch (const UnknownNameError&) {
+      e.fail("math", "unknown math path '" + math + "'");
+    }
+    c.m = e.positive_integer("m");
+    c.n = e.positive_integer("n");
+    c.k = e.positive_integer("k");
+    c.algorithm = e.string("algorithm");
+    c.kernel = e.string("kernel");
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+namespace {
+// The target's different cuBLASLt picks, priced by the source's timed candidates (transfer_calibration).
+std::vector<GemmException> transferred_kernel_choices(const Calibration& from, const std::vector<KernelChoice>& to_choices,
+                                                      const std::string& to_gpu) {
+  using Shape = std::tuple<MathPath, std::int64_t, std::int64_t, std::int64_t>;  // math, n, k, m
+  std::map<Shape, const KernelChoice*> choice;
+  for (const KernelChoice& c : to_choices) choice[{c.math, c.n, c.k, c.m}] = &c;
+  std::map<Shape, std::vector<const GemmCandidate*>> candidates;
+  for (const GemmCandidate& g : from.gemm_candidates()) candidates[{g.math, g.n, g.k, g.m}].push_back(&g);
+  std::vector<GemmException> out;
+  int run_sign = 0;
+  std::tuple<MathPath, std::int64_t, std::int64_t> run_nk{};
+  for (const auto& [shape, list] : candidates) {  // ascending M within one (math, N, K)
+    const auto& [math, n, k, m] = shape;
+    const auto nk = std::make_tuple(math, n, k);
+    if (nk != run_nk) run_sign = 0;
+    run_nk = nk;
+    const GemmCandidate* own = nullptr;
+    for (const GemmCandidate* g : list)
+      if (g->rank == 0) own = g;
+    const auto it = choice.find(shape);
+    const GemmCandidate* theirs = nullptr;
+    if (own && it != choice.end() && it->second->algorithm != own->algorithm)
+      for (const GemmCandidate* g : list)
+        if (g->algorithm == it->second->algorithm && (!theirs || g->rank < theirs->rank)) theirs = g;
+    const double ratio = theirs ? theirs->time_s / own->time_s : 1.0;
+    const int sign = ratio >= 1.25 ? 1 : ratio <= 0.8 ? -1 : 0;  // material, as measured exceptions
+    if (sign == 0) {
+      run_sign = 0;
+      continue;
+    }
+    if (sign != run_sign) out.push_back(GemmException{math, n, k, {}, {}, {}});
+    run_sign = sign;
+    GemmException& e = out.back();
+    e.m.push_back(m);
+    e.ratio.push_back(ratio);
+    char times[96];
+    std::snprintf(times, sizeof times, " (%.2f us) over its pick ", theirs->time_s * 1e6);
+    char own_time[32];
+    std::snprintf(own_time, sizeof own_time, " (%.2f us)", own->time_s * 1e6);
+    e.source += (e.source.empty() ? "" : "; ") + std::string("M ") + std::to_string(m) + ": " + to_gpu + " picks " +
+                theirs->kernel + ", the source's candidate rank " + std::to_string(theirs->rank) + times + own->kernel +
+                own_time;
+  }
+  return out;
+}
+}  // namespace
 
 double transfer_streaming_efficiency(double efficiency, double eta, double from_bw, double to_bw, double sm_rate_ratio,
                                      double sm_share) {
@@ -950,7 +1145,8 @@ double transfer_streaming_efficiency(double efficiency, double eta, double from_
   return 1.0 / (target * to_bw);
 }
 
-Calibration transfer_calibration(const Calibration& from, const HardwareSpec& from_hw, const HardwareSpec& to_hw) {
+Calibration transfer_calibration(const Calibration& from, const HardwareSpec& from_hw, const HardwareSpec& to_hw,
+                                 const std::vector<KernelChoice>& to_choices) {
   Calibration c = Calibration::priors(to_hw);
   const double clock_ratio = (from_hw.boost_clock_hz && to_hw.boost_clock_hz)
                                  ? from_hw.boost_clock_hz->value / to_hw.boost_clock_hz->value
@@ -997,6 +1193,7 @@ Calibration transfer_calibration(const Calibration& from, const HardwareSpec& fr
   }
   // A session's (a unit's, a lease's) speed spreads alike on a GPU of the same architecture: kept.
   c.set_session_band_fraction(from.session_band_fraction());
+  c.set_gemm_exceptions(transferred_kernel_choices(from, to_choices, to_hw.name));
   c.set_status("transferred from " + from_hw.name + " (same architecture, " + std::string(to_string(to_hw.architecture)) +
                "); not measured on " + to_hw.name);
   return c;
@@ -1026,7 +1223,14 @@ Calibration calibration_for(const HardwareSpec& hw, const HardwareRegistry& regi
       c.set_session_band_fraction(load_calibration(dir / (best->name + ".json"), *best).session_band_fraction());
     return c;
   }
-  if (best) return transfer_calibration(load_calibration(dir / (best->name + ".json"), *best), *best, hw);
+  if (best) {
+    // The target's cuBLASLt picks, where shipped (roofline kernel-choices): its different kernels are priced
+    // by the source's timed candidates.
+    const std::filesystem::path choices = data_directory() / "kernel_choices" / (hw.name + ".json");
+    return transfer_calibration(load_calibration(dir / (best->name + ".json"), *best), *best, hw,
+                                std::filesystem::exists(choices, ec) ? load_kernel_choices(choices, hw)
+                                                                     : std::vector<KernelChoice>{});
+  }
   Calibration c = Calibration::priors(hw);
   c.set_status("prior: no measurements for " + hw.name + " or any " + std::string(to_string(hw.architecture)) +
                " GPU; expect errors of 40% or more");

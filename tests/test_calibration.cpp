@@ -414,6 +414,71 @@ TEST_CASE("a GEMM timed alone runs burst_s at its burst rate, then at the sustai
   CHECK(predict(huge, h100, burst_only).compute_s < 0.8 * huge.flops / sustained);
 }
 
+TEST_CASE("a transfer prices the target's different cuBLASLt pick with the source's timed candidates") {
+  const HardwareSpec& h100 = hardware().get("h100_sxm");
+  const HardwareSpec& h200 = hardware().get("h200_sxm");
+  // Source (H100): fitted GEMM records plus cuBLASLt's candidates for fp8 N 1024 K 4096 at M 1, 2, 4, 8:
+  // rank 0 (algorithm A) 6 us at every M; rank 1 (algorithm B) 12, 11, 9, 6.3 us.
+  std::string text = synthetic_gemm_records(41, "h100_sxm", 60);
+  const std::pair<std::int64_t, double> slow[] = {{1, 12e-6}, {2, 11e-6}, {4, 9e-6}, {8, 6.3e-6}};
+  auto algo = [](int tile) {
+    return R"({"heuristic_rank": )" + std::to_string(tile == 10 ? 0 : 1) +
+           R"(, "algorithm": {"algo_id": 66, "tile_id": )" + std::to_string(tile) +
+           R"(, "stages_id": 36, "splitk": 1, "reduction_scheme": 0, "swizzle": 0, "waves_count": 0.5}, )" +
+           R"("kernel_names": ["kernel_tile_)" + std::to_string(tile) + R"("]})";
+  };
+  for (const auto& [m, t] : slow) {
+    Workload w;
+    w.kind = WorkloadKind::gemm;
+    w.gemm = GemmShape{m, 1024, 4096, 1};
+    w.dtype = Precision::fp8_e4m3;
+    text += record_line(w, 6e-6, "gemm_candidates", "h100_sxm", "cublaslt_fp8_e4m3_rank0", algo(10)) + "\n";
+    text += record_line(w, t, "gemm_candidates", "h100_sxm", "cublaslt_fp8_e4m3_rank1", algo(7)) + "\n";
+  }
+  Workload fitted;  // one fitted GEMM record that carries its algorithm (the source's own pick)
+  fitted.kind = WorkloadKind::gemm;
+  fitted.gemm = GemmShape{2, 2048, 4096, 1};
+  text += record_line(fitted, 9e-6, "gemm", "h100_sxm", "cublaslt_bf16", algo(10)) + "\n";
+  const std::vector<MeasurementRecord> records = load_records(write_temp("candidates_h100.jsonl", text));
+  const CalibrationResult r = calibrate(records, h100, models());
+  REQUIRE(r.calibration.gemm_candidates().size() == 8);
+  CHECK(gemm_algorithm_key(R"({"algorithm": {"algo_id": 66, "tile_id": 7, "waves_count": 0.9}})") == "algo 66 tile 7");
+  // Target (H200) choices: algorithm B at M 1, 2, 4 and 8, A at 16 (no candidates there): no times read.
+  std::vector<KernelChoice> choices;
+  for (const std::int64_t m : {1, 2, 4, 8, 16})
+    choices.push_back({MathPath::tc_fp8, m, 1024, 4096, m <= 8 ? "algo 66 tile 7 stages 36 splitk 1 reduction 0 swizzle 0"
+                                                               : "algo 66 tile 10 stages 36 splitk 1 reduction 0 swizzle 0",
+                       "k"});
+  const Calibration plain = transfer_calibration(r.calibration, h100, h200);
+  const Calibration priced = transfer_calibration(r.calibration, h100, h200, choices);
+  CHECK(plain.gemm_exceptions().empty());
+  REQUIRE(priced.gemm_exceptions().size() == 1);
+  const GemmException& e = priced.gemm_exceptions()[0];
+  CHECK(e.math == MathPath::tc_fp8);
+  CHECK(e.m == std::vector<std::int64_t>{1, 2, 4});  // M 8: 6.3 / 6 = 1.05, not material
+  CHECK(e.ratio[0] == ROOFLINE_APPROX(2.0));
+  CHECK(e.ratio[2] == ROOFLINE_APPROX(1.5));
+  const Op op = gemm_op(GemmShape{1, 1024, 4096, 1}, Precision::fp8_e4m3, Precision::fp8_e4m3, h200);
+  CHECK(predict(op, h200, priced).time_s == ROOFLINE_APPROX(2.0 * predict(op, h200, plain).time_s));
+  // Choices equal to the source's pick change nothing.
+  for (KernelChoice& c : choices) c.algorithm = "algo 66 tile 10 stages 36 splitk 1 reduction 0 swizzle 0";
+  CHECK(transfer_calibration(r.calibration, h100, h200, choices).gemm_exceptions().empty());
+  // Candidates survive the profile file; choices survive theirs; a file for another GPU is refused.
+  const auto file = std::filesystem::path(ROOFLINE_BINARY_DIR) / "test_tmp" / "candidates_h100_sxm.json";
+  save_calibration(r, file);
+  CHECK(load_calibration(file, h100).gemm_candidates() == r.calibration.gemm_candidates());
+  const auto cfile = std::filesystem::path(ROOFLINE_BINARY_DIR) / "test_tmp" / "choices_h200_sxm.json";
+  save_kernel_choices(choices, "h200_sxm", cfile);
+  CHECK(load_kernel_choices(cfile, h200) == choices);
+  CHECK_THROWS_WITH_AS(load_kernel_choices(cfile, h100), doctest::Contains("gpu"), ConfigError);
+  // Kernel choices are read from a GPU's own GEMM records, never from its candidate suite.
+  const std::vector<KernelChoice> own = kernel_choices_of(records, h100);
+  REQUIRE(own.size() == 1);
+  CHECK(own[0].n == 2048);
+  CHECK(own[0].algorithm == "algo 66 tile 10 stages 36 splitk 1 reduction 0 swizzle 0");
+  CHECK(own[0].kernel == "kernel_tile_10");
+}
+
 TEST_CASE("a session band from steps re-run in another session widens every interval in quadrature") {
   const HardwareSpec& h100 = hardware().get("h100_sxm");
   // GEMM records to fit, plus two sessions of the same model steps: the second runs each 0.95x (bf16) and

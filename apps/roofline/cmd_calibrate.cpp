@@ -147,6 +147,29 @@ const bool registered = register_command(50, [](CLI::App& app, int&) {
     std::cout << "\nwrote " << out.string() << "\n";
   });
 
+  // roofline kernel-choices RECORDS... [--hw GPU] [--out FILE]: cuBLASLt's pick per GEMM shape on one GPU,
+  // from the algorithm field of its GEMM records (no time is read): what a transfer to that GPU prices with
+  // the source GPU's timed candidates.
+  static CalibrateOptions kc;
+  auto* ks = app.add_subcommand("kernel-choices", "extract cuBLASLt's kernel pick per GEMM shape of one GPU from its "
+                                                  "records (no times): used when a calibration is transferred to it");
+  ks->add_option("records", kc.records, "JSON Lines record files or directories")->required()->check(CLI::ExistingPath);
+  ks->add_option("--hw", kc.hw, "the GPU whose records to read (default: the records' only GPU)");
+  ks->add_option("--out", kc.out, "where to write (default: <data dir>/kernel_choices/<gpu>.json)");
+  ks->callback([] {
+    const std::vector<MeasurementRecord> records = load_all(kc.records);
+    HardwareRegistry hws = HardwareRegistry::load_default();
+    const HardwareSpec& hw = hws.get(gpu_of(records, kc.hw));
+    const std::vector<KernelChoice> choices = kernel_choices_of(records, hw);
+    if (choices.empty())
+      throw InvalidArgumentError("no GEMM record of " + hw.name + " carries cuBLASLt's algorithm; nothing written");
+    const std::filesystem::path out = kc.out.empty() ? data_directory() / "kernel_choices" / (hw.name + ".json")
+                                                     : std::filesystem::path(kc.out);
+    if (out.has_parent_path()) std::filesystem::create_directories(out.parent_path());
+    save_kernel_choices(choices, hw.name, out);
+    std::cout << "wrote " << choices.size() << " kernel choices of " << hw.name << " to " << out.string() << "\n";
+  });
+
   static ValidateReportOptions v;
   auto* vr = app.add_subcommand("validate-report", "predicted against measured per operator class, with error "
                                                    "statistics, and hardware-counter bytes against modelled bytes");

@@ -218,7 +218,24 @@ Calibration load_calibration(const std::filesystem::path& file, const HardwareSp
 /// when both clocks are known; intervals widen by `transfer_interval_widening`. Measured library kernel
 /// choices (GemmException) are not transferred.
 /// Every parameter is marked Provenance::transferred.
-Calibration transfer_calibration(const Calibration& from, const HardwareSpec& from_hw, const HardwareSpec& to_hw);
+/// With the target's kernel choices (`to_choices`: cuBLASLt's pick per GEMM shape on `to_hw`, no times), a
+/// GEMM shape whose pick on the target differs from the source's and that the source timed among its
+/// candidates (Calibration::gemm_candidates) becomes a GemmException on the target: the source's time of
+/// the target's kernel over its time of its own pick, where that is 25% or more off (as measured exceptions).
+Calibration transfer_calibration(const Calibration& from, const HardwareSpec& from_hw, const HardwareSpec& to_hw,
+                                 const std::vector<KernelChoice>& to_choices = {});
+
+/// "algo 66 tile 7 stages 36 splitk 1 reduction 0 swizzle 0 cluster 0" from a record's extra.algorithm
+/// object (cuBLASLt's configuration attributes; waves and workspace left out); "" when absent.
+std::string gemm_algorithm_key(const std::string& extra_json);
+/// The gemm_candidates records of `hw` as candidates (ok records, single products).
+std::vector<GemmCandidate> gemm_candidates_of(const std::vector<MeasurementRecord>& records, const HardwareSpec& hw);
+/// cuBLASLt's pick per GEMM shape on `hw`, from the algorithm of its GEMM records other than the candidate
+/// suite's (no time is read); the first record of a shape wins.
+std::vector<KernelChoice> kernel_choices_of(const std::vector<MeasurementRecord>& records, const HardwareSpec& hw);
+/// kernel_choices/<gpu>.json (atomically) and back; load throws ConfigError naming the key path.
+void save_kernel_choices(const std::vector<KernelChoice>& choices, const std::string& gpu, const std::filesystem::path& file);
+std::vector<KernelChoice> load_kernel_choices(const std::filesystem::path& file, const HardwareSpec& hw);
 inline constexpr double transfer_interval_widening = 0.10;
 /// SIMT streaming kernels (elementwise, norm, embedding), whose achieved bandwidth is what each SM keeps in
 /// flight over the memory latency.

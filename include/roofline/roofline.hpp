@@ -90,6 +90,28 @@ struct GemmException {
   bool operator==(const GemmException&) const = default;
 };
 
+/// One algorithm cuBLASLt's heuristic offers for a GEMM on a calibrated GPU, timed there by the
+/// gemm_candidates suite (rank 0: the heuristic's choice on that GPU, what PyTorch runs).
+struct GemmCandidate {
+  MathPath math = MathPath::tc_16bit;
+  std::int64_t m = 0, n = 0, k = 0;
+  int rank = 0;
+  std::string algorithm;  ///< canonical configuration, gemm_algorithm_key()
+  std::string kernel;     ///< the kernel CUPTI saw
+  double time_s = 0;
+  bool operator==(const GemmCandidate&) const = default;
+};
+
+/// The algorithm cuBLASLt's heuristic picks for a GEMM on one GPU: what cublasLtMatmulAlgoGetHeuristic
+/// returns there, read from the `extra.algorithm` of that GPU's GEMM records (no time is read).
+struct KernelChoice {
+  MathPath math = MathPath::tc_16bit;
+  std::int64_t m = 0, n = 0, k = 0;
+  std::string algorithm;  ///< canonical configuration, gemm_algorithm_key()
+  std::string kernel;
+  bool operator==(const KernelChoice&) const = default;
+};
+
 /// Parameters for every parameter key of one GPU.
 class Calibration {
  public:
@@ -118,6 +140,10 @@ class Calibration {
   void set_session_band_fraction(double f) { session_band_ = f; }
   const std::vector<GemmException>& gemm_exceptions() const { return gemm_exceptions_; }
   void set_gemm_exceptions(std::vector<GemmException> e) { gemm_exceptions_ = std::move(e); }
+  /// cuBLASLt's candidate algorithms timed on this GPU (the gemm_candidates suite): what a transfer prices
+  /// another GPU's different kernel choice with.
+  const std::vector<GemmCandidate>& gemm_candidates() const { return gemm_candidates_; }
+  void set_gemm_candidates(std::vector<GemmCandidate> c) { gemm_candidates_ = std::move(c); }
   /// The measured factor for a GEMM of `math` and shape `g` (GemmException); 1 when none applies.
   double gemm_exception_factor(MathPath math, const GemmShape& g) const;
   bool operator==(const Calibration&) const = default;
@@ -140,6 +166,7 @@ class Calibration {
   std::array<double, math_path_count> sustained_{};
   double session_band_ = 0;
   std::vector<GemmException> gemm_exceptions_;
+  std::vector<GemmCandidate> gemm_candidates_;
 };
 
 /// Whether an operator runs alone (burst: clocks at boost, what a single-kernel benchmark measures) or
