@@ -638,7 +638,9 @@ CalibrationResult calibrate(const std::vector<MeasurementRecord>& records, const
 SessionBand session_band(const std::vector<MeasurementRecord>& records, const HardwareSpec& hw, const FitOptions& opt) {
   SessionBand b;
   std::vector<double> log_ratios;
+  std::map<std::string, std::vector<double>> by_reference;  // earlier suite -> each later session's median log ratio
   for (const auto& [later, earlier] : opt.session_pairs) {
+    const std::size_t before = log_ratios.size();
     std::map<std::string, double> first;
     for (const MeasurementRecord& r : records)
       if (r.ok && r.device.hw_profile == hw.name && r.suite == earlier) first[workload_json(r.workload)] = r.median_s;
@@ -650,7 +652,10 @@ SessionBand session_band(const std::vector<MeasurementRecord>& records, const Ha
       log_ratios.push_back(std::log(r.median_s / it->second));
       any = true;
     }
-    if (any) b.suites += (b.suites.empty() ? "" : ", ") + later + " / " + earlier;
+    if (!any) continue;
+    b.suites += (b.suites.empty() ? "" : ", ") + later + " / " + earlier;
+    by_reference[earlier].push_back(
+        quantile(std::vector<double>(log_ratios.begin() + std::ptrdiff_t(before), log_ratios.end()), 0.5));
   }
   b.pairs = int(log_ratios.size());
   if (log_ratios.empty()) return b;
@@ -658,7 +663,19 @@ SessionBand session_band(const std::vector<MeasurementRecord>& records, const Ha
   b.median_ratio = std::exp(m);
   b.p10_ratio = std::exp(quantile(log_ratios, 0.1));
   b.p90_ratio = std::exp(quantile(log_ratios, 0.9));
-  b.band_fraction = std::exp(1.645 * std::fabs(m) / std::sqrt(2.0)) - 1.0;
+  // Each session's speed is one draw: the reference session at 0 and each later one at its median log ratio;
+  // their sample standard deviation (pooled over references) is the spread of one session.
+  double ss = 0;
+  int dof = 0;
+  for (const auto& [ref, offsets] : by_reference) {
+    std::vector<double> v = offsets;
+    v.push_back(0.0);
+    const double mean = std::accumulate(v.begin(), v.end(), 0.0) / double(v.size());
+    for (double x : v) ss += (x - mean) * (x - mean);
+    dof += int(v.size()) - 1;
+  }
+  b.sessions = dof + int(by_reference.size());
+  b.band_fraction = std::exp(1.645 * std::sqrt(ss / dof)) - 1.0;
   return b;
 }
 
@@ -824,8 +841,10 @@ void save_calibration(const CalibrationResult& r, const std::filesystem::path& f
         {"p10_ratio", r.session.p10_ratio},
         {"p90_ratio", r.session.p90_ratio},
         {"suites", r.session.suites},
-        {"rule", "90% half-width of one session's speed: exp(1.645 |ln median_ratio| / sqrt 2) - 1; every "
-                 "workload's interval adds it in quadrature"}}},
+        {"sessions", r.session.sessions},
+        {"rule", "90% half-width of one session's speed: exp(1.645 s) - 1, s the sample standard deviation of "
+                 "the sessions' median log time ratios to the reference session (0 for it); every workload's "
+                 "interval adds it in quadrature"}}},
       {"evaluations", evals},
       {"speedups", speedups},
       {"warnings", r.warnings},

@@ -534,6 +534,15 @@ TEST_CASE("a session band from steps re-run in another session widens every inte
   json.replace(value, end - value, " 1.5");
   const auto bad_band = write_temp("session_bad_h100_sxm.json", json);
   CHECK_THROWS_WITH_AS(load_calibration(bad_band, h100), doctest::Contains("session_band.band_fraction"), ConfigError);
+  // A third session at the reference's speed: the sessions sit at 0, ln 0.95 and 0 (sample deviation).
+  std::string three = text;
+  for (int i = 0; i < 4; ++i) three += record_line(parse_workload(steps[i]), 5e-3, "model_step_session3", "h100_sxm") + "\n";
+  const SessionBand b3 = session_band(load_records(write_temp("sessions3.jsonl", three)), h100);
+  const double l = std::log(0.95), mean3 = l / 3;
+  const double sd3 = std::sqrt((2 * mean3 * mean3 + (l - mean3) * (l - mean3)) / 2);
+  CHECK(b3.sessions == 3);
+  CHECK(b3.pairs == 8);
+  CHECK(b3.band_fraction == ROOFLINE_APPROX(std::exp(1.645 * sd3) - 1));
   const CalibrationResult none = calibrate(load_records(write_temp("no_sessions.jsonl", synthetic_gemm_records(31, "h100_sxm", 60))), h100, models());
   CHECK(none.session.pairs == 0);
   CHECK(none.calibration.session_band_fraction() == 0.0);

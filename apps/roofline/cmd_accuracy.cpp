@@ -277,11 +277,11 @@ const bool registered = register_command(55, [](CLI::App& app, int&) {
       if (r.session.pairs > 0) {
         char buf[512];
         std::snprintf(buf, sizeof buf,
-                      "Session band (`%s`): the same %d workloads re-run on another lease ran %.3fx the first "
-                      "session's time (median; p10..p90 %.3f..%.3f), so one session's speed is taken to spread "
-                      "±%.1f%% (90%%); every interval below adds it in quadrature.\n\n",
-                      r.session.suites.c_str(), r.session.pairs, r.session.median_ratio, r.session.p10_ratio,
-                      r.session.p90_ratio, 100 * r.session.band_fraction);
+                      "Session band (`%s`, %d sessions): %d workloads re-run on other leases ran %.3fx the "
+                      "reference session's time (median; p10..p90 %.3f..%.3f), so one session's speed is taken to "
+                      "spread ±%.1f%% (90%%); every interval below adds it in quadrature.\n\n",
+                      r.session.suites.c_str(), r.session.sessions, r.session.pairs, r.session.median_ratio,
+                      r.session.p10_ratio, r.session.p90_ratio, 100 * r.session.band_fraction);
         md << buf;
       }
       if (!r.calibration.gemm_exceptions().empty()) {

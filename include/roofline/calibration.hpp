@@ -91,21 +91,25 @@ struct FitOptions {
   std::vector<std::string> microbenchmark_suites = {"stream", "launch", "elementwise", "counters", "gemm_candidates"};
   /// Suites that re-run another suite's workloads in a later session (another lease of the same GPU model):
   /// {re-run, original}. Their paired times give the session band (Calibration::session_band_fraction).
-  std::vector<std::pair<std::string, std::string>> session_pairs = {{"model_step_session2", "model_step"}};
+  std::vector<std::pair<std::string, std::string>> session_pairs = {{"model_step_session2", "model_step"},
+                                                                     {"model_step_session3", "model_step"}};
 };
 
 /// The spread of one GPU's speed between sessions, from workloads measured in two of them.
 struct SessionBand {
-  int pairs = 0;                  ///< workloads measured in both sessions
-  double median_ratio = 1;        ///< median of later / earlier time
+  int pairs = 0;                  ///< workloads measured in a later session and the reference one
+  int sessions = 0;               ///< sessions, the reference ones included
+  double median_ratio = 1;        ///< median of later / earlier time over all pairs
   double p10_ratio = 1, p90_ratio = 1;
-  double band_fraction = 0;       ///< 90% half-width of one session's speed: 1.645 · |ln median_ratio| / √2
+  /// 90% half-width of one session's speed: exp(1.645 s) − 1, s the sample standard deviation of the sessions'
+  /// median log ratios to their reference (0 for the reference); two sessions: s = |ln ratio| / √2.
+  double band_fraction = 0;
   std::string suites;             ///< "model_step_session2 / model_step"
   bool operator==(const SessionBand&) const = default;
 };
 /// Pairs the records of each FitOptions::session_pairs entry by workload (ok records on `hw`) and
-/// estimates the band: each session's speed is one draw of a spread whose standard deviation is the
-/// difference of the two draws over √2; none (band 0, pairs 0) without pairs.
+/// estimates the band: each session's speed is one draw of a spread (SessionBand::band_fraction); none
+/// (band 0, pairs 0) without pairs.
 SessionBand session_band(const std::vector<MeasurementRecord>& records, const HardwareSpec& hw,
                          const FitOptions& options = {});
 
