@@ -852,6 +852,19 @@ void save_calibration(const CalibrationResult& r, const std::filesystem::path& f
   write_file_atomically(file, j.dump(1) + "\n");
 }
 
+namespace {
+// The "math" key of a profile entry, refused with its key path when it names no math path.
+MathPath read_math(const detail::JsonObject& e) {
+  const std::string math = e.string("math");
+  try {
+    return parse_math_path(math);
+  } catch (const UnknownNameError&) {
+    e.fail("math", "unknown math path '" + math + "'");
+  }
+  return MathPath::tc_16bit;  // not reached: fail() throws
+}
+}  // namespace
+
 Calibration load_calibration(const std::filesystem::path& file, const HardwareSpec& hw) {
   std::ifstream in(file, std::ios::binary);
   if (!in) throw ConfigError({file.string(), 0, 0}, "", "cannot open calibration file");
@@ -910,13 +923,7 @@ Calibration load_calibration(const std::filesystem::path& file, const HardwareSp
     for (std::size_t i = 0; i < j["sustained_flop_per_s"].size(); ++i) {
       const detail::JsonObject e(j["sustained_flop_per_s"][i], file.string(), 0,
                                  "sustained_flop_per_s[" + std::to_string(i) + "]");
-      const std::string math = e.string("math");
-      MathPath path{};
-      try {
-        path = parse_math_path(math);
-      } catch (const UnknownNameError&) {
-        e.fail("math", "unknown math path '" + math + "'");
-      }
+      const MathPath path = read_math(e);
       c.set_sustained_flop_per_s(path, e.positive("flop_per_s"));
     }
   }
@@ -933,12 +940,7 @@ Calibration load_calibration(const std::filesystem::path& file, const HardwareSp
       const nlohmann::json& x = j["gemm_exceptions"][i];
       const detail::JsonObject e(x, file.string(), 0, "gemm_exceptions[" + std::to_string(i) + "]");
       GemmException g;
-      const std::string math = e.string("math");
-      try {
-        g.math = parse_math_path(math);
-      } catch (const UnknownNameError&) {
-        e.fail("math", "unknown math path '" + math + "'");
-      }
+      g.math = read_math(e);
       g.n = e.positive_integer("n");
       g.k = e.positive_integer("k");
       if (!x.contains("m") || !x["m"].is_array() || x["m"].empty()) e.fail("m", "must be a non-empty array of Ms");
@@ -965,12 +967,7 @@ Calibration load_calibration(const std::filesystem::path& file, const HardwareSp
     for (std::size_t i = 0; i < j["gemm_candidates"].size(); ++i) {
       const detail::JsonObject e(j["gemm_candidates"][i], file.string(), 0, "gemm_candidates[" + std::to_string(i) + "]");
       GemmCandidate g;
-      const std::string math = e.string("math");
-      try {
-        g.math = parse_math_path(math);
-      } catch (const UnknownNameError&) {
-        e.fail("math", "unknown math path '" + math + "'");
-      }
+      g.math = read_math(e);
       g.m = e.positive_integer("m");
       g.n = e.positive_integer("n");
       g.k = e.positive_integer("k");
@@ -1086,12 +1083,7 @@ std::vector<KernelChoice> load_kernel_choices(const std::filesystem::path& file,
   for (std::size_t i = 0; i < j["choices"].size(); ++i) {
     const detail::JsonObject e(j["choices"][i], file.string(), 0, "choices[" + std::to_string(i) + "]");
     KernelChoice c;
-    const std::string math = e.string("math");
-    try {
-      c.math = parse_math_path(math);
-    } catch (const UnknownNameError&) {
-      e.fail("math", "unknown math path '" + math + "'");
-    }
+    c.math = read_math(e);
     c.m = e.positive_integer("m");
     c.n = e.positive_integer("n");
     c.k = e.positive_integer("k");
