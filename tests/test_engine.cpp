@@ -8,6 +8,7 @@
 #include <string>
 
 #include "invariants.hpp"
+#include "roofline/calibration.hpp"
 #include "roofline/engine.hpp"
 #include "roofline/errors.hpp"
 #include "test_support.hpp"
@@ -349,13 +350,15 @@ TEST_CASE("the seed's inline model form and bad input") {
 
 TEST_CASE("StepEvaluator equals predict_step, and falls back for MoE") {
   const HardwareSpec& h = hardware().get("h100_sxm");
-  const Calibration cal = Calibration::priors(h);
+  // The priors, and the shipped H100 calibration (fitted keys: intervals in quadrature, the session band).
+  for (const Calibration& cal : {Calibration::priors(h), calibration_for(h, hardware())})
   for (const auto& [name, m] : models().all()) {
-    for (Phase phase : {Phase::decode, Phase::prefill}) {
+    for (const auto& [phase, attention] : {std::pair{Phase::decode, AttentionKernel::fa3}, {Phase::prefill, AttentionKernel::fa3},
+                                           {Phase::decode, AttentionKernel::fa2}, {Phase::prefill, AttentionKernel::fa2}}) {
       StepConfig c;
       c.phase = phase;
       c.precision = to_assignment(strategies().get("fp8_balanced"), m);
-      c.attention = AttentionKernel::fa3;
+      c.attention = attention;
       const StepEvaluator e(m, c, h, cal);
       CHECK(e.compiled() == !m.moe.enabled());
       std::vector<std::int64_t> lengths = {1, 77, 4096};
@@ -370,6 +373,7 @@ TEST_CASE("StepEvaluator equals predict_step, and falls back for MoE") {
         CHECK(e.evaluate(3, lengths[i]).time_s == ROOFLINE_APPROX(p.time_s).epsilon(1e-9));
         CHECK(many[i].time_s == ROOFLINE_APPROX(p.time_s).epsilon(1e-9));
         CHECK(many[i].interval_high_s == ROOFLINE_APPROX(p.interval_high_s).epsilon(1e-9));
+        CHECK(many[i].interval_low_s == ROOFLINE_APPROX(p.interval_low_s).epsilon(1e-9));
       }
       CHECK_THROWS_AS(e.evaluate(0, 10), InvalidArgumentError);
     }
