@@ -434,6 +434,42 @@ std::map<std::string, std::pair<double, std::string>> sm_shares_of(const std::ve
   return out;
 }
 
+// The l2_warm suite's pairs: one workload timed with L2-resident inputs (timing.l2 "warm") and cold
+// ("cold_rotating"); per parameter key the median warm / cold ratio and the largest bytes measured.
+std::map<std::string, L2Warm> l2_warm_of(const std::vector<const MeasurementRecord*>& recs, const HardwareSpec& hw,
+                                         const ModelRegistry& models) {
+  std::map<std::string, std::pair<double, double>> by_workload;  // workload -> (warm, cold)
+  std::map<std::string, const MeasurementRecord*> any;
+  for (const MeasurementRecord* r : recs) {
+    auto& p = by_workload[workload_json(r->workload)];
+    (r->l2 == "warm" ? p.first : p.second) = r->median_s;
+    any[workload_json(r->workload)] = r;
+  }
+  std::map<std::string, std::vector<double>> ratios;
+  std::map<std::string, L2Warm> out;
+  for (const auto& [text, p] : by_workload) {
+    if (!(p.first > 0) || !(p.second > 0)) continue;
+    const MeasurementRecord* r = any[text];
+    std::vector<Op> ops;
+    try {
+      ops = workload_ops(r->workload, hw, models);
+    } catch (const Error&) {
+      continue;
+    }
+    if (ops.size() != 1) continue;
+    const std::string key = to_string(param_key(ops[0]));
+    ratios[key].push_back(p.first / p.second);
+    L2Warm& w = out[key];
+    w.max_bytes = std::max(w.max_bytes, ops[0].bytes.total() / std::max(1, ops[0].kernels_per_instance));
+    w.source = r->file;
+  }
+  for (auto& [key, w] : out) {
+    w.pairs = int(ratios[key].size());
+    w.ratio = quantile(ratios[key], 0.5);
+  }
+  return out;
+}
+
 }  // namespace
 
 CalibrationResult calibrate(const std::vector<MeasurementRecord>& records, const HardwareSpec& hw,
@@ -447,6 +483,7 @@ CalibrationResult calibrate(const std::vector<MeasurementRecord>& records, const
 
   // Decompose records into samples (fitted) and evaluation-only records.
   std::vector<const MeasurementRecord*> partition_records;
+  std::vector<const MeasurementRecord*> warm_records;
   std::vector<Sample> fit_samples;
   std::vector<const MeasurementRecord*> eval_records;
   for (const MeasurementRecord& rec : records) {
@@ -457,6 +494,10 @@ CalibrationResult calibrate(const std::vector<MeasurementRecord>& records, const
     files.insert(rec.file);
     if (rec.suite == sm_partition_suite) {
       partition_records.push_back(&rec);
+      continue;
+    }
+    if (rec.suite == l2_warm_suite) {
+      warm_records.push_back(&rec);
       continue;
     }
     if (listed(opt.microbenchmark_suites, rec.suite)) continue;
@@ -490,6 +531,7 @@ CalibrationResult calibrate(const std::vector<MeasurementRecord>& records, const
   }
   result.record_files.assign(files.begin(), files.end());
   result.sm_shares = sm_shares_of(partition_records, hw, models);
+  result.l2_warm = l2_warm_of(warm_records, hw, models);
 
   // Group fitted samples by parameter key.
   std::map<std::string, std::pair<ParamKey, std::vector<const Sample*>>> by_key;
@@ -598,6 +640,10 @@ CalibrationResult calibrate(const std::vector<MeasurementRecord>& records, const
     }
     if (const auto it = result.sm_shares.find(to_string(key)); it != result.sm_shares.end())
       kf.params.sm_share = it->second.first;
+    if (const auto it = result.l2_warm.find(to_string(key)); it != result.l2_warm.end()) {
+      kf.params.l2_warm_ratio = it->second.ratio;
+      kf.params.l2_warm_max_bytes = it->second.max_bytes;
+    }
     kf.params.interval_low_fraction = std::min(1.0, std::exp(lo));
     kf.params.interval_high_fraction = std::max(1.0, std::exp(hi));
     kf.message = tied;
@@ -722,7 +768,7 @@ std::vector<EvaluationGroup> evaluate(const std::vector<MeasurementRecord>& reco
     // Launch and stream records measure overheads and ceilings, not operators the model predicts.
     if (r.workload.kind == WorkloadKind::launch || r.workload.kind == WorkloadKind::stream) continue;
     // SM-partition records time a kernel on part of the GPU: an input (sm_share), never a prediction's target.
-    if (r.suite == sm_partition_suite) continue;
+    if (r.suite == sm_partition_suite || r.suite == l2_warm_suite) continue;
     // Sustained ceilings (inputs of the calibration that measured them) are predicted as sustained work.
     const bool sustained = is_sustained_ceiling(r);
     const std::optional<Load> load = sustained ? std::optional<Load>(Load::sustained) : std::nullopt;
@@ -785,6 +831,12 @@ void save_calibration(const CalibrationResult& r, const std::filesystem::path& f
                       {"train_error", stats_json(f.train)},
                       {"heldout_error", stats_json(f.heldout_cv)}});
     if (!f.message.empty()) params.back()["note"] = f.message;
+    if (p.l2_warm_ratio != 1.0) {
+      const auto measured = r.l2_warm.find(to_string(f.key));
+      params.back()["l2_warm_ratio"] = p.l2_warm_ratio;
+      params.back()["l2_warm_max_bytes"] = p.l2_warm_max_bytes;
+      params.back()["l2_warm_records"] = measured != r.l2_warm.end() ? measured->second.source : "";
+    }
     if (p.sm_share >= 0) {
       const auto measured = r.sm_shares.find(to_string(f.key));
       params.back()["sm_share"] = p.sm_share;
@@ -901,6 +953,11 @@ Calibration load_calibration(const std::filesystem::path& file, const HardwareSp
     kp.tile_overhead_k_elements = p.positive("tile_overhead_k_elements");
     if (p.has("serial_step_s")) kp.serial_step_s = p.positive("serial_step_s");  // absent before 2026-11-22: the prior
     if (p.has("burst_s")) kp.burst_s = p.positive("burst_s");                    // absent before 2026-12-07: the prior
+    if (p.has("l2_warm_ratio")) {
+      kp.l2_warm_ratio = p.number("l2_warm_ratio");
+      if (!(kp.l2_warm_ratio > 0 && kp.l2_warm_ratio <= 2)) p.fail("l2_warm_ratio", "must be in (0, 2]");
+      kp.l2_warm_max_bytes = p.positive("l2_warm_max_bytes");
+    }
     if (p.has("sm_share")) {
       kp.sm_share = p.number("sm_share");
       if (!(kp.sm_share >= 0 && kp.sm_share <= 1)) p.fail("sm_share", "must be in [0, 1]");

@@ -486,6 +486,12 @@ std::vector<Op> build_step(const ModelConfig& model, const StepConfig& config, c
     maybe_quantize({OperatorType::LM_HEAD}, -1, d.lm_rows, d.hidden, ops.size() - 1, d.lm_rows != d.tokens, -1, 1);
     ops.push_back(gemm_op(GemmShape{d.lm_rows, d.vocab, d.hidden, 1}, p.weight, p.activation, hw, OperatorType::LM_HEAD));
   }
+  // The small kernels between the GEMMs and attention read activations the kernel before them wrote (the
+  // embedding's table rows are not: they are cold).
+  for (Op& op : ops)
+    op.inputs_in_l2 = op.type == OperatorType::RMSNORM || op.type == OperatorType::ROPE ||
+                      op.type == OperatorType::KV_CACHE || op.type == OperatorType::RESIDUAL ||
+                      op.type == OperatorType::ACTIVATION || op.type == OperatorType::QUANTIZE;
   return ops;
 }
 

@@ -441,6 +441,9 @@ Prediction predict(const Op& op, const HardwareSpec& hw, const Calibration& cali
                              : p.fixed_s * kernels;
   double time_s = fixed_s + body;
   const Bound bound = fixed_s > body ? Bound::latency : compute_s > memory_s ? Bound::compute : Bound::memory;
+  // Inside a step, a small kernel whose inputs the kernel before just wrote runs at its measured L2-warm pace.
+  if (op.inputs_in_l2 && p.l2_warm_ratio != 1.0 && bytes / std::max(1, op.kernels_per_instance) <= p.l2_warm_max_bytes)
+    time_s *= p.l2_warm_ratio;
   // A measured kernel choice (GemmException), taken at burst clocks: not stacked on a sustained compute cap.
   double exception = 1.0;
   if (op.kernel == KernelClass::gemm && !calibration.gemm_exceptions().empty() &&

@@ -88,7 +88,8 @@ struct FitOptions {
   /// runs, cuBLASLt's lower-ranked heuristic candidates): they measure ceilings and other implementations
   /// than the ones the model predicts, so they are neither fitted nor counted as model error
   /// (`roofline validate-report` shows them).
-  std::vector<std::string> microbenchmark_suites = {"stream", "launch", "elementwise", "counters", "gemm_candidates"};
+  std::vector<std::string> microbenchmark_suites = {"stream", "launch", "elementwise", "counters", "gemm_candidates",
+                                                   "l2_warm"};
   /// Suites that re-run another suite's workloads in a later session (another lease of the same GPU model):
   /// {re-run, original}. Their paired times give the session band (Calibration::session_band_fraction).
   std::vector<std::pair<std::string, std::string>> session_pairs = {{"model_step_session2", "model_step"},
@@ -164,6 +165,19 @@ struct SpeedupCheck {
 /// The suite whose records time a streaming kernel on all SMs and in a partition of them
 /// (validate/torch/sm_partition.py): read for KernelParams::sm_share, neither fitted nor evaluated.
 inline constexpr std::string_view sm_partition_suite = "sm_partition";
+/// The suite whose records time a step's small kernels cold (rotating, as torch_elementwise) and with
+/// L2-resident inputs, in pairs (validate/torch/l2_warm.py): read for KernelParams::l2_warm_ratio, neither
+/// fitted nor evaluated.
+inline constexpr std::string_view l2_warm_suite = "l2_warm";
+
+/// One parameter key's measured in-step factor (the l2_warm suite).
+struct L2Warm {
+  double ratio = 1;      ///< median warm / cold time over the key's pairs
+  double max_bytes = 0;  ///< the largest per-call bytes measured
+  int pairs = 0;
+  std::string source;    ///< file of the records
+  bool operator==(const L2Warm&) const = default;
+};
 
 struct CalibrationResult {
   std::string gpu;
@@ -184,6 +198,8 @@ struct CalibrationResult {
   /// {share, "file:line" of the partition record}. Inputs, not evaluated.
   std::map<std::string, std::pair<double, std::string>> sm_shares;
   SessionBand session;  ///< the session band (also in `calibration`)
+  /// Measured in-step factors (KernelParams::l2_warm_ratio) from the l2_warm suite: parameter key -> factor.
+  std::map<std::string, L2Warm> l2_warm;
   bool all_converged() const;
 };
 

@@ -212,6 +212,9 @@ struct Op {
   /// embedding gather walks one after another, the splits a split-KV combine walks. Each costs the key's
   /// fitted serial_step_s.
   double serial_steps = 0;
+  /// In a step, its activation inputs were just written by the kernel before it and sit in L2 (RMSNorm,
+  /// RoPE, KV write, residual add, activation, quantise); KernelParams::l2_warm_ratio applies.
+  bool inputs_in_l2 = false;
   std::string note;                 ///< why this op runs as it does (emulation, refusal)
   bool operator==(const Op&) const = default;
 };

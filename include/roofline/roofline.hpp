@@ -44,6 +44,13 @@ struct KernelParams {
   /// sm_partition suite (the kernel on all SMs and in a green-context partition with half of them:
   /// time(f) = a + b / f, share = b / time(1)); an input of the transfer rule, not fitted. -1: not measured.
   double sm_share = -1;
+  /// Small streaming kernels inside a step read what the kernel before them just wrote, from L2: their
+  /// measured time with L2-resident inputs over their time in the cold microbenchmark (the l2_warm suite's
+  /// pairs, median over its sizes), applied to an operator marked Op::inputs_in_l2 whose kernels move at
+  /// most l2_warm_max_bytes each (the largest size measured; beyond it HBM time dominates). 1: not
+  /// measured. An input, not fitted.
+  double l2_warm_ratio = 1;
+  double l2_warm_max_bytes = 0;
   /// Relative prediction interval from held-out residuals (time × these), e.g. 0.9 and 1.1.
   double interval_low_fraction = 0.6;
   double interval_high_fraction = 1.6;

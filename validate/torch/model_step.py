@@ -49,6 +49,12 @@ FRESH_DECODE_BATCH = (2, 4, 16, 48, 96)
 FRESH_DECODE_CONTEXT = (1024, 4096, 12288)
 FRESH_PREFILL = ((2, 256), (1, 1024), (2, 1024), (1, 4096))
 FRESH_FP8_PREFILL = ((1, 1024), (2, 1024))
+# Suite `model_step_fresh2` (2026-12-07): a second set of new configurations, measured after the in-step L2
+# factor (the l2_warm suite) was committed, the clean check of that change.
+FRESH2_DECODE_BATCH = (3, 6, 12, 24, 80)
+FRESH2_DECODE_CONTEXT = (768, 3072, 6144)
+FRESH2_PREFILL = ((1, 768), (3, 512), (1, 3072))
+FRESH2_FP8_PREFILL = ((1, 768), (3, 512))
 RMS_EPS = 1e-5
 ROPE_THETA = 10000.0             # not in models/*.yaml; irrelevant to time (cos/sin are table reads)
 INIT_STD = 0.02
@@ -277,21 +283,23 @@ def build_configs(models: Sequence[str], quick: bool) -> List[StepConfig]:
     return out
 
 
-def build_fresh_configs(models: Sequence[str], quick: bool) -> List[StepConfig]:
-    """The model_step_fresh suite: decode B x S x {bf16, fp8} and prefill shapes disjoint from model_step's
-    (no batch, context or prefill shape of it repeats), in run order."""
+def build_fresh_configs(models: Sequence[str], quick: bool, which: int = 1) -> List[StepConfig]:
+    """The model_step_fresh (which = 1) or model_step_fresh2 (which = 2) suite: decode B x S x {bf16, fp8}
+    and prefill shapes disjoint from model_step's and from each other's, in run order."""
+    batches, contexts, pre, fp8_pre = ((FRESH_DECODE_BATCH, FRESH_DECODE_CONTEXT, FRESH_PREFILL, FRESH_FP8_PREFILL)
+                                       if which == 1 else
+                                       (FRESH2_DECODE_BATCH, FRESH2_DECODE_CONTEXT, FRESH2_PREFILL, FRESH2_FP8_PREFILL))
     out: List[StepConfig] = []
     for name in models:
         m = load_model(name)
         _, nl = model_layers(name, m)
-        dec_b = (4,) if quick else FRESH_DECODE_BATCH
-        dec_s = (1024,) if quick else FRESH_DECODE_CONTEXT
+        dec_b = batches[1:2] if quick else batches
+        dec_s = contexts[:1] if quick else contexts
         for w in ("bf16", "fp8_e4m3"):
             for b in dec_b:
                 for s in dec_s:
                     out.append(StepConfig(name, "decode", b, s, w, nl))
-            for b, s in (FRESH_PREFILL[:1] if quick else FRESH_PREFILL) if w == "bf16" else \
-                    (FRESH_FP8_PREFILL[:1] if quick else FRESH_FP8_PREFILL):
+            for b, s in (pre[:1] if quick else pre) if w == "bf16" else (fp8_pre[:1] if quick else fp8_pre):
                 out.append(StepConfig(name, "prefill", b, s, w, nl))
     return out
 

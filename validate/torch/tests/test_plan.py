@@ -281,9 +281,17 @@ class Models(unittest.TestCase):
             self.assertLess(MS.weight_bytes(MS.load_model(name), L, "bf16"), 40e9)
 
     def test_fresh_steps_are_valid_and_repeat_no_model_step_configuration(self):
-        fresh = MS.build_fresh_configs(MS.FRESH_MODELS, False)
         old = {(c.model, c.phase, c.batch, c.context) for c in MS.build_configs(MS.MODEL_ORDER, False)}
-        self.assertEqual(len(fresh), 3 * (2 * 15 + 4 + 2))
+        fresh1 = MS.build_fresh_configs(MS.FRESH_MODELS, False)
+        fresh2 = MS.build_fresh_configs(MS.FRESH_MODELS, False, 2)
+        self.assertEqual(len(fresh1), 3 * (2 * 15 + 4 + 2))
+        self.assertEqual(len(fresh2), 3 * (2 * 15 + 3 + 2))
+        self.assertFalse({(c.model, c.phase, c.batch, c.context) for c in fresh1} &
+                         {(c.model, c.phase, c.batch, c.context) for c in fresh2})
+        for fresh in (fresh1, fresh2):
+            self._check_fresh(fresh, old)
+
+    def _check_fresh(self, fresh, old):
         for c in fresh:
             out = []
             CR.validate_workload(MS.workload(c), out)
