@@ -213,6 +213,66 @@ TEST_CASE("SM-partition pairs give a streaming key its measured SM share, neithe
   }
 }
 
+TEST_CASE("l2_warm pairs give a step's small kernels their in-step factor, applied only inside steps and sizes measured") {
+  const HardwareSpec& h100 = hardware().get("h100_sxm");
+  auto warm = [](std::string line) {
+    const std::string cold = R"("l2": "cold_rotating")";
+    line.replace(line.find(cold), cold.size(), R"("l2": "warm")");
+    return line;
+  };
+  Workload add;
+  add.kind = WorkloadKind::elementwise;
+  add.elementwise = ElementwiseKind::add;
+  add.cols = 4096;
+  add.dtype = Precision::bf16;
+  std::string text = synthetic_gemm_records(51, "h100_sxm", 60);
+  // rows 8: 2.0 -> 1.5 us (0.75); rows 32: 2.2 -> 1.76 us (0.80): the median is 0.775.
+  for (const auto& [rows, cold_s, warm_s] : {std::tuple{8, 2.0e-6, 1.5e-6}, {32, 2.2e-6, 1.76e-6}}) {
+    add.rows = rows;
+    text += record_line(add, cold_s, "l2_warm", "h100_sxm", "torch_add") + "\n";
+    text += warm(record_line(add, warm_s, "l2_warm", "h100_sxm", "torch_add")) + "\n";
+  }
+  const CalibrationResult r = calibrate(load_records(write_temp("l2_warm.jsonl", text)), h100, models());
+  REQUIRE(r.l2_warm.count("elementwise/simt_fp32/residual") == 1);
+  const L2Warm& w = r.l2_warm.at("elementwise/simt_fp32/residual");
+  CHECK(w.pairs == 2);
+  CHECK(w.ratio == ROOFLINE_APPROX(0.775));
+  CHECK(w.max_bytes == 3.0 * 2 * 32 * 4096);  // two bf16 inputs and one output of 32 x 4096
+  for (const EvaluationGroup& g : r.evaluations) CHECK(g.name.find("l2_warm") == std::string::npos);
+  // The factor applies to a step's operators marked inputs_in_l2, up to the bytes measured.
+  Calibration c = Calibration::priors(h100);
+  const ParamKey residual{KernelClass::elementwise, MathPath::simt_fp32, AttentionKernel::fa2, OperatorType::RESIDUAL};
+  KernelParams p = c.params(residual);
+  p.l2_warm_ratio = w.ratio;
+  p.l2_warm_max_bytes = w.max_bytes;
+  c.set(residual, p);
+  StepConfig decode;
+  decode.batch = 8;
+  decode.seq_len = 1024;
+  int marked = 0;
+  for (const Op& op : build_step(models().get("llama3-8b"), decode, h100)) {
+    const bool small = op.type == OperatorType::RMSNORM || op.type == OperatorType::ROPE ||
+                       op.type == OperatorType::KV_CACHE || op.type == OperatorType::RESIDUAL ||
+                       op.type == OperatorType::ACTIVATION;
+    CHECK(op.inputs_in_l2 == small);
+    marked += op.inputs_in_l2;
+    if (op.type != OperatorType::RESIDUAL) continue;
+    Op cold = op;
+    cold.inputs_in_l2 = false;
+    CHECK(predict(op, h100, c).time_s == ROOFLINE_APPROX(w.ratio * predict(cold, h100, c).time_s));
+  }
+  CHECK(marked >= 5);
+  StepConfig prefill;
+  prefill.phase = Phase::prefill;
+  prefill.seq_len = 4096;  // 4096 x 4096 residual adds: 100 MB a call, beyond what was measured
+  for (const Op& op : build_step(models().get("llama3-8b"), prefill, h100)) {
+    if (op.type != OperatorType::RESIDUAL) continue;
+    Op cold = op;
+    cold.inputs_in_l2 = false;
+    CHECK(predict(op, h100, c).time_s == predict(cold, h100, c).time_s);
+  }
+}
+
 TEST_CASE("a GEMM kernel choice the model cannot see is kept as a measured exception, saved, and never transferred") {
   const HardwareSpec& h100 = hardware().get("h100_sxm");
   // Model-generated records plus a planted library choice: N 2048, K 4096 at M 1, 2, 4 take 2.0x, 1.7x, 1.5x
