@@ -52,6 +52,14 @@ expect 2 "unknown strategy 'int2'; known: fp16_baseline" -- report --model llama
 expect 2 "strategy_overlapping_bands.yaml:21:13: bands\[1\].layers: fraction 0.25-1 of depth overlaps" -- report --model llama3-8b --hw h100_sxm --seq-len 4096 --strategy-file "$src/tests/data/bad/strategy_overlapping_bands.yaml"
 expect 2 "record_foreign_schema.jsonl:2: schema: expected" -- calibrate "$src/tests/data/bad/record_foreign_schema.jsonl" --dry-run
 
+# kernel-choices: records without cuBLASLt's algorithm write nothing and say so; a good run writes the
+# choices of the records' GPU, which load back as that GPU's (the choice of the fp8 N 1024 K 4096 GEMM at M 1).
+expect 2 "no GEMM record of h100_sxm carries cuBLASLt's algorithm; nothing written" -- kernel-choices "$src/tests/data/charts/records_h100.jsonl" --hw h100_sxm --out "$tmp/none.json"
+[[ -e "$tmp/none.json" ]] && { echo "FAIL: kernel-choices wrote a file without choices"; failures=$((failures + 1)); }
+expect 0 "kernel choices of h200_sxm" -- kernel-choices "$src/validate/data/h200_sxm/gemm.jsonl" --out "$tmp/choices.json"
+grep -q '"kernel": "nvjet_sm90_qqtst_8x64_128x16_2x1_v_bz_algo2_TNN"' "$tmp/choices.json" ||
+  { echo "FAIL: kernel-choices lacks the H200's 8x64 fp8 pick"; failures=$((failures + 1)); }
+
 # Batch prediction: a bad line gets an error object in its place, the others are predicted, exit 1.
 printf '%s\n' '{"op":"gemm","m":1,"n":4096,"k":4096,"dtype":"bf16"}' '{"op":"gemm","m":0,"n":1,"k":1,"dtype":"bf16"}' \
   '{"op":"launch","graph":false}' >"$tmp/w.jsonl"
