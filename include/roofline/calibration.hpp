@@ -85,11 +85,12 @@ struct FitOptions {
   /// k-fold band and theirs (20 or more of their residuals).
   std::vector<std::string> random_suites = {"gemm_random", "sdpa_random"};
   /// Suites of validate/'s own microbenchmarks (bandwidth, launch, its own elementwise kernels, counter
-  /// runs, cuBLASLt's lower-ranked heuristic candidates): they measure ceilings and other implementations
+  /// runs, cuBLASLt's lower-ranked heuristic candidates, PyTorch's matmul path and its chains: gemm_chain):
+  /// they measure ceilings and other implementations
   /// than the ones the model predicts, so they are neither fitted nor counted as model error
   /// (`roofline validate-report` shows them).
   std::vector<std::string> microbenchmark_suites = {"stream", "launch", "elementwise", "counters", "gemm_candidates",
-                                                   "l2_warm"};
+                                                   "l2_warm", "gemm_chain"};
   /// Suites that re-run another suite's workloads in a later session (another lease of the same GPU model):
   /// {re-run, original}. Their paired times give the session band (Calibration::session_band_fraction).
   std::vector<std::pair<std::string, std::string>> session_pairs = {{"model_step_session2", "model_step"},

@@ -55,6 +55,12 @@ FRESH2_DECODE_BATCH = (3, 6, 12, 24, 80)
 FRESH2_DECODE_CONTEXT = (768, 3072, 6144)
 FRESH2_PREFILL = ((1, 768), (3, 512), (1, 3072))
 FRESH2_FP8_PREFILL = ((1, 768), (3, 512))
+# Suite `model_step_fresh3` (2026-12-07): a third new set, measured with the gemm_chain suite and evaluated only
+# after the change that suite informs was committed.
+FRESH3_DECODE_BATCH = (5, 10, 20, 40, 72)
+FRESH3_DECODE_CONTEXT = (640, 2560, 5120)
+FRESH3_PREFILL = ((1, 640), (2, 768), (1, 2560))
+FRESH3_FP8_PREFILL = ((1, 640), (2, 768))
 RMS_EPS = 1e-5
 ROPE_THETA = 10000.0             # not in models/*.yaml; irrelevant to time (cos/sin are table reads)
 INIT_STD = 0.02
@@ -284,11 +290,12 @@ def build_configs(models: Sequence[str], quick: bool) -> List[StepConfig]:
 
 
 def build_fresh_configs(models: Sequence[str], quick: bool, which: int = 1) -> List[StepConfig]:
-    """The model_step_fresh (which = 1) or model_step_fresh2 (which = 2) suite: decode B x S x {bf16, fp8}
+    """The model_step_fresh (which = 1), model_step_fresh2 (2) or model_step_fresh3 (3) suite: decode B x S x {bf16, fp8}
     and prefill shapes disjoint from model_step's and from each other's, in run order."""
-    batches, contexts, pre, fp8_pre = ((FRESH_DECODE_BATCH, FRESH_DECODE_CONTEXT, FRESH_PREFILL, FRESH_FP8_PREFILL)
-                                       if which == 1 else
-                                       (FRESH2_DECODE_BATCH, FRESH2_DECODE_CONTEXT, FRESH2_PREFILL, FRESH2_FP8_PREFILL))
+    batches, contexts, pre, fp8_pre = {
+        1: (FRESH_DECODE_BATCH, FRESH_DECODE_CONTEXT, FRESH_PREFILL, FRESH_FP8_PREFILL),
+        2: (FRESH2_DECODE_BATCH, FRESH2_DECODE_CONTEXT, FRESH2_PREFILL, FRESH2_FP8_PREFILL),
+        3: (FRESH3_DECODE_BATCH, FRESH3_DECODE_CONTEXT, FRESH3_PREFILL, FRESH3_FP8_PREFILL)}[which]
     out: List[StepConfig] = []
     for name in models:
         m = load_model(name)

@@ -26,11 +26,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 SUITES = ("sdpa", "model_step", "torch_elementwise", "sdpa_holdout", "sdpa_headdim", "sdpa_random",
-          "sdpa_fresh", "sdpa_fresh2", "sdpa_fresh3", "sdpa_fresh4", "model_step_fresh", "model_step_fresh2")   # run order
+          "sdpa_fresh", "sdpa_fresh2", "sdpa_fresh3", "sdpa_fresh4", "model_step_fresh", "model_step_fresh2", "model_step_fresh3")   # run order
 # share of the total budget, in the order above (planned: ~110 s, ~230 s, ~60 s, ~12 s, ~50 s, ~40 s on an H100)
 SHARES = {"sdpa": 0.22, "model_step": 0.44, "torch_elementwise": 0.12, "sdpa_holdout": 0.05, "sdpa_headdim": 0.09,
           "sdpa_random": 0.08, "sdpa_fresh": 0.05, "sdpa_fresh2": 0.05, "sdpa_fresh3": 0.05,
-          "sdpa_fresh4": 0.05, "model_step_fresh": 0.25, "model_step_fresh2": 0.25}
+          "sdpa_fresh4": 0.05, "model_step_fresh": 0.25, "model_step_fresh2": 0.25, "model_step_fresh3": 0.25}
 
 
 def parse_args(argv):
@@ -79,7 +79,7 @@ def plan(args) -> dict:
     t, n = model_step.plan_s(ms)
     est["model_step"] = (len(ms), t, n)
     fresh_models = [m for m in models if m in model_step.FRESH_MODELS]
-    for which, name in ((1, "model_step_fresh"), (2, "model_step_fresh2")):
+    for which, name in ((1, "model_step_fresh"), (2, "model_step_fresh2"), (3, "model_step_fresh3")):
         mf = model_step.build_fresh_configs(fresh_models, args.quick, which)
         t, n = model_step.plan_s(mf)
         est[name] = (len(mf), t, n)
@@ -180,7 +180,7 @@ def main(argv=None) -> int:
                         ["llama3-8b"] if args.quick else list(model_step.MODEL_ORDER))
                     cfgs = (model_step.build_configs(models, args.quick) if suite == "model_step" else
                             model_step.build_fresh_configs([m for m in models if m in model_step.FRESH_MODELS],
-                                                           args.quick, 2 if suite == "model_step_fresh2" else 1))
+                                                           args.quick, {"model_step_fresh2": 2, "model_step_fresh3": 3}.get(suite, 1)))
                     mcfgs = None
                 r = model_step.ModelStepRunner(dev, w, deadline, rms, suite=suite)
                 r.run(cfgs, mcfgs)

@@ -284,11 +284,13 @@ class Models(unittest.TestCase):
         old = {(c.model, c.phase, c.batch, c.context) for c in MS.build_configs(MS.MODEL_ORDER, False)}
         fresh1 = MS.build_fresh_configs(MS.FRESH_MODELS, False)
         fresh2 = MS.build_fresh_configs(MS.FRESH_MODELS, False, 2)
+        fresh3 = MS.build_fresh_configs(MS.FRESH_MODELS, False, 3)
         self.assertEqual(len(fresh1), 3 * (2 * 15 + 4 + 2))
         self.assertEqual(len(fresh2), 3 * (2 * 15 + 3 + 2))
-        self.assertFalse({(c.model, c.phase, c.batch, c.context) for c in fresh1} &
-                         {(c.model, c.phase, c.batch, c.context) for c in fresh2})
-        for fresh in (fresh1, fresh2):
+        self.assertEqual(len(fresh3), 3 * (2 * 15 + 3 + 2))
+        keys = [{(c.model, c.phase, c.batch, c.context) for c in f} for f in (fresh1, fresh2, fresh3)]
+        self.assertFalse(keys[0] & keys[1] or keys[0] & keys[2] or keys[1] & keys[2])
+        for fresh in (fresh1, fresh2, fresh3):
             self._check_fresh(fresh, old)
 
     def _check_fresh(self, fresh, old):
