@@ -308,10 +308,6 @@ bool is_single_key(const std::vector<Op>& ops) {
   return ops[0].instances == 1;
 }
 
-// The ceilings suite's back-to-back GEMMs measured after the power limit has set in.
-bool is_sustained_ceiling(const MeasurementRecord& rec) {
-  return rec.suite == "ceilings" && rec.workload.kind == WorkloadKind::gemm && rec.label.ends_with("_sustained");
-}
 // Measured library kernel choices the model cannot see (GemmException): fitted GEMM records whose
 // measured / predicted ratio under the final fit lies beyond the square of the key's 90% held-out band and
 // at least 25% off; adjacent measured Ms of one (math path, N, K) flagged the same way form one entry.
@@ -471,6 +467,10 @@ std::map<std::string, L2Warm> l2_warm_of(const std::vector<const MeasurementReco
 }
 
 }  // namespace
+
+bool is_sustained_ceiling(const MeasurementRecord& rec) {
+  return rec.suite == "ceilings" && rec.workload.kind == WorkloadKind::gemm && rec.label.ends_with("_sustained");
+}
 
 CalibrationResult calibrate(const std::vector<MeasurementRecord>& records, const HardwareSpec& hw,
                             const ModelRegistry& models, const FitOptions& opt) {
@@ -1267,6 +1267,18 @@ Calibration transfer_calibration(const Calibration& from, const HardwareSpec& fr
   return c;
 }
 
+void borrow_architecture_inputs(Calibration& own, const Calibration& other) {
+  if (own.session_band_fraction() == 0) own.set_session_band_fraction(other.session_band_fraction());
+  for (const ParamKey& k : all_param_keys()) {
+    const KernelParams& theirs = other.params(k);
+    KernelParams mine = own.params(k);
+    if (mine.l2_warm_ratio != 1.0 || theirs.l2_warm_ratio == 1.0) continue;
+    mine.l2_warm_ratio = theirs.l2_warm_ratio;
+    mine.l2_warm_max_bytes = theirs.l2_warm_max_bytes;
+    own.set(k, mine);
+  }
+}
+
 Calibration calibration_for(const HardwareSpec& hw, const HardwareRegistry& registry) {
   const std::filesystem::path dir = data_directory() / "calibration";
   std::error_code ec;
@@ -1285,10 +1297,7 @@ Calibration calibration_for(const HardwareSpec& hw, const HardwareRegistry& regi
   }
   if (std::filesystem::exists(own, ec)) {
     Calibration c = load_calibration(own, hw);
-    // A GPU measured in one session only takes the session band of the nearest GPU of its architecture
-    // measured in two: a unit's or a lease's speed spreads alike across one architecture.
-    if (c.session_band_fraction() == 0 && best)
-      c.set_session_band_fraction(load_calibration(dir / (best->name + ".json"), *best).session_band_fraction());
+    if (best) borrow_architecture_inputs(c, load_calibration(dir / (best->name + ".json"), *best));
     return c;
   }
   if (best) {

@@ -273,6 +273,40 @@ TEST_CASE("l2_warm pairs give a step's small kernels their in-step factor, appli
   }
 }
 
+TEST_CASE("a GPU measured once borrows its architecture's session band and in-step factors, nothing fitted") {
+  const HardwareSpec& h200 = hardware().get("h200_sxm");
+  const ParamKey norm{KernelClass::norm, MathPath::simt_fp32};
+  const ParamKey gemm{KernelClass::gemm, MathPath::tc_16bit};
+  Calibration other = Calibration::priors(h200);
+  other.set_session_band_fraction(0.046);
+  KernelParams n = other.params(norm);
+  n.l2_warm_ratio = 0.86;
+  n.l2_warm_max_bytes = 2e6;
+  n.fixed_s = 9e-6;  // a fitted parameter of the other GPU: never borrowed
+  other.set(norm, n);
+  Calibration own = Calibration::priors(h200);
+  KernelParams g = own.params(gemm);
+  g.compute_efficiency_fraction = 0.61;
+  own.set(gemm, g);
+  const Calibration before = own;
+  borrow_architecture_inputs(own, other);
+  CHECK(own.session_band_fraction() == 0.046);
+  CHECK(own.params(norm).l2_warm_ratio == 0.86);
+  CHECK(own.params(norm).l2_warm_max_bytes == 2e6);
+  CHECK(own.params(norm).fixed_s == before.params(norm).fixed_s);
+  CHECK(own.params(gemm) == before.params(gemm));
+  // What the GPU measured itself stays.
+  Calibration measured = before;
+  measured.set_session_band_fraction(0.02);
+  KernelParams m = measured.params(norm);
+  m.l2_warm_ratio = 0.9;
+  m.l2_warm_max_bytes = 1e6;
+  measured.set(norm, m);
+  const Calibration kept = measured;
+  borrow_architecture_inputs(measured, other);
+  CHECK(measured == kept);
+}
+
 TEST_CASE("a GEMM kernel choice the model cannot see is kept as a measured exception, saved, and never transferred") {
   const HardwareSpec& h100 = hardware().get("h100_sxm");
   // Model-generated records plus a planted library choice: N 2048, K 4096 at M 1, 2, 4 take 2.0x, 1.7x, 1.5x

@@ -248,6 +248,43 @@ const bool registered = register_command(55, [](CLI::App& app, int&) {
           "`model_step_session2` re-ran `model_step`'s configurations on another lease that day); (3) a GPU never fitted "
           "(the calibration of one GPU transferred to another of its architecture by the documented rule).\n";
 
+    // Every GPU's fit first, then the inputs one GPU of an architecture measured and another lacks
+    // (borrow_architecture_inputs, as calibration_for does), with that GPU's never-fitted suites re-evaluated.
+    std::map<std::string, CalibrationResult> fitted;
+    std::map<std::string, std::string> failed, borrowed;
+    for (const auto& [gpu, recs] : by_gpu) {
+      const HardwareSpec* hw = hws.find(gpu);
+      if (!hw) continue;
+      try {
+        fitted.emplace(gpu, calibrate(recs, *hw, models, fo));
+      } catch (const Error& e) {
+        failed[gpu] = e.what();
+      }
+    }
+    auto listed = [](const std::vector<std::string>& v, const std::string& s) {
+      return std::find(v.begin(), v.end(), s) != v.end();
+    };
+    std::map<std::string, Calibration> own;
+    for (const auto& [gpu, r] : fitted) own.emplace(gpu, r.calibration);
+    for (auto& [gpu, r] : fitted) {
+      const HardwareSpec& hw = *hws.find(gpu);
+      for (const auto& [other, oc] : own) {
+        if (other == gpu || hws.find(other)->architecture != hw.architecture) continue;
+        Calibration c = r.calibration;
+        borrow_architecture_inputs(c, oc);
+        if (c == r.calibration) break;
+        r.calibration = c;
+        std::vector<MeasurementRecord> never_fitted;
+        for (const MeasurementRecord& m : by_gpu.at(gpu))
+          if (!listed(fo.fit_suites, m.suite) && !listed(fo.microbenchmark_suites, m.suite) && !is_sustained_ceiling(m))
+            never_fitted.push_back(m);
+        r.evaluations = evaluate(never_fitted, hw, c, models);
+        r.speedups = speedup_checks(never_fitted, hw, c, models);
+        borrowed[gpu] = other;
+        break;
+      }
+    }
+
     std::map<std::string, CalibrationResult> results;
     for (const auto& [gpu, recs] : by_gpu) {
       const HardwareSpec* hw = hws.find(gpu);
@@ -255,16 +292,18 @@ const bool registered = register_command(55, [](CLI::App& app, int&) {
         md << "\n## " << gpu << "\n\nNo hardware profile named '" << gpu << "': records skipped.\n";
         continue;
       }
-      CalibrationResult r;
-      try {
-        r = calibrate(recs, *hw, models, fo);
-      } catch (const Error& e) {
-        md << "\n## " << hw->display_name << " (" << gpu << ")\n\nNot calibrated: " << e.what() << "\n";
+      if (failed.count(gpu)) {
+        md << "\n## " << hw->display_name << " (" << gpu << ")\n\nNot calibrated: " << failed[gpu] << "\n";
         continue;
       }
+      CalibrationResult r = fitted.at(gpu);
       md << "\n## " << hw->display_name << " (" << gpu << ")\n\n"
          << recs.size() << " records; device " << r.device.name << ", driver " << r.device.driver << ", CUDA "
          << r.device.cuda_runtime << (r.device.torch.empty() ? "" : ", PyTorch " + r.device.torch) << ".\n\n";
+      if (borrowed.count(gpu))
+        md << "Not measured on this GPU and taken from " << borrowed[gpu]
+           << " (`borrow_architecture_inputs`, as `calibration_for` does): the session band and the in-step L2 "
+              "factors of the step's small kernels. The never-fitted figures below use them.\n\n";
       if (!r.sustained.empty()) {
         md << "Sustained ceilings (inputs of the model, not evaluated: whole steps run their tensor-core work at "
               "most at these rates, the power limit having pulled the clocks down):";

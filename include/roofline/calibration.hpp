@@ -204,6 +204,10 @@ struct CalibrationResult {
   bool all_converged() const;
 };
 
+/// The ceilings suite's back-to-back GEMMs measured after the power limit has set in (labels *_sustained):
+/// inputs of the calibration that measured them (sustained ceilings), not evaluated.
+bool is_sustained_ceiling(const MeasurementRecord& rec);
+
 /// Fits `hw`'s parameters to the ok records measured on it (records of other GPUs are skipped and
 /// counted). Throws InvalidArgumentError when no key has enough records.
 CalibrationResult calibrate(const std::vector<MeasurementRecord>& records, const HardwareSpec& hw,
@@ -245,6 +249,12 @@ Calibration load_calibration(const std::filesystem::path& file, const HardwareSp
 /// the target's kernel over its time of its own pick, where that is 25% or more off (as measured exceptions).
 Calibration transfer_calibration(const Calibration& from, const HardwareSpec& from_hw, const HardwareSpec& to_hw,
                                  const std::vector<KernelChoice>& to_choices = {});
+
+/// Measured inputs that one GPU of an architecture has and another lacks: the session band and the in-step
+/// L2 factors (KernelParams::l2_warm_ratio) of `other` fill `own`'s where it has none (a lease's speed and a
+/// small kernel's L2 latency behave alike across one architecture); fitted parameters are untouched.
+/// calibration_for applies it with the nearest calibrated GPU of the architecture; so does `roofline accuracy`.
+void borrow_architecture_inputs(Calibration& own, const Calibration& other);
 
 /// "algo 66 tile 7 stages 36 splitk 1 reduction 0 swizzle 0 cluster 0" from a record's extra.algorithm
 /// object (cuBLASLt's configuration attributes; waves and workspace left out); "" when absent.
