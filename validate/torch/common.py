@@ -612,3 +612,32 @@ def print_table(title: str, header: Sequence[str], rows: Sequence[Sequence[Any]]
 
 def nullregion(_tag: str):
     return nullcontext()
+
+
+# ---------------------------------------------------------------------------------------------
+# Suites run on their own (sm_partition.py, l2_warm.py, gemm_chain.py)
+# ---------------------------------------------------------------------------------------------
+
+def standalone_args(doc: str, argv=None, plan: bool = True):
+    """--out-dir, --hw and (when `plan`) --plan, the options every standalone suite script takes."""
+    import argparse
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out-dir", default=None, help="output folder (default validate/data/<hw_profile>/)")
+    p.add_argument("--hw", default=None, help="hw_profile name when the device name does not map to one")
+    if plan:
+        p.add_argument("--plan", action="store_true", help="print the configurations, run nothing")
+    return p.parse_args(argv)
+
+
+def standalone_writer(dev: "Device", out_dir, suite: str) -> "RecordWriter":
+    """The suite's <out_dir or validate/data/<hw>>/<suite>.jsonl writer."""
+    out_dir = out_dir or os.path.join(REPO_ROOT, "validate", "data", dev.hw_profile)
+    return RecordWriter(os.path.join(out_dir, suite + ".jsonl"))
+
+
+def close_standalone(w: "RecordWriter") -> int:
+    """Closes the writer, prints its counts; the exit status: 0 when every record was ok."""
+    w.close()
+    print(f"{w.n_ok} ok, {w.n_error} error, {w.n_invalid} invalid -> {w.path}")
+    return 0 if w.n_error == 0 and w.n_invalid == 0 else 1
+

@@ -15,7 +15,6 @@ bf16-only factor moved the FP8-over-BF16 speedups 5% off (README, "How accurate"
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from typing import Optional, Sequence
@@ -33,14 +32,10 @@ ROWS = (1, 8, 32, 128)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out-dir", default=None)
-    p.add_argument("--hw", default=None)
-    a = p.parse_args(argv)
+    a = C.standalone_args(__doc__, argv, plan=False)
     import torch
     dev = C.Device(False, a.hw)
-    out_dir = a.out_dir or os.path.join(C.REPO_ROOT, "validate", "data", dev.hw_profile)
-    w = C.RecordWriter(os.path.join(out_dir, SUITE + ".jsonl"))
+    w = C.standalone_writer(dev, a.out_dir, SUITE)
     d = dev.torch_device
     gen = torch.Generator(device=d).manual_seed(5)
     weights = {name: [torch.empty((n, k), dtype=torch.bfloat16, device=d).normal_(0, 0.02, generator=gen)
@@ -96,9 +91,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                   f"ratio {layer_s / iso_s:.3f}", flush=True)
             outs.clear()
     finally:
-        w.close()
-    print(f"{w.n_ok} ok, {w.n_error} error, {w.n_invalid} invalid -> {w.path}")
-    return 0 if w.n_error == 0 and w.n_invalid == 0 else 1
+        status = C.close_standalone(w)
+    return status
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ nor evaluated. A probe of 2026-12-07 (validate/data/h100_sxm/logs/warm_probe.jso
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from typing import List, Optional, Sequence
@@ -41,11 +40,7 @@ def build_configs(rmsnorm_label: str = "triton_rmsnorm") -> List[E.EwConfig]:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out-dir", default=None)
-    p.add_argument("--hw", default=None)
-    p.add_argument("--plan", action="store_true")
-    a = p.parse_args(argv)
+    a = C.standalone_args(__doc__, argv)
     if a.plan:
         for c in build_configs():
             print(c.kind, c.label, c.rows, c.cols, c.variant)
@@ -55,8 +50,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     dev = C.Device(False, a.hw)
     rms = K.choose_rmsnorm(dev)
     label = "triton_rmsnorm" if rms.impl == "triton_rmsnorm" else "torch_rms_norm"
-    out_dir = a.out_dir or os.path.join(C.REPO_ROOT, "validate", "data", dev.hw_profile)
-    w = C.RecordWriter(os.path.join(out_dir, SUITE + ".jsonl"))
+    w = C.standalone_writer(dev, a.out_dir, SUITE)
     try:
         for c in build_configs(label):
             n, rmin = E.timing_plan(c, dev.l2_bytes, int(torch.cuda.mem_get_info()[0] * 0.5))
@@ -93,9 +87,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             op = None
             C.free_cuda(dev, collect=True)
     finally:
-        w.close()
-    print(f"{w.n_ok} ok, {w.n_error} error, {w.n_invalid} invalid -> {w.path}")
-    return 0 if w.n_error == 0 and w.n_invalid == 0 else 1
+        status = C.close_standalone(w)
+    return status
 
 
 if __name__ == "__main__":
