@@ -308,6 +308,22 @@ bool is_single_key(const std::vector<Op>& ops) {
   return ops[0].instances == 1;
 }
 
+// Adjacent Ms of one (math path, N, K) flagged the same way (sign 1: slower than predicted, -1: faster) form
+// one GemmException; sign 0 ends the run. Returns the entry M went into, or nullptr when it was not flagged.
+GemmException* flag_m(std::vector<GemmException>& out, int& run_sign, int sign, MathPath math, std::int64_t n,
+                      std::int64_t k, std::int64_t m, double ratio) {
+  if (sign == 0) {
+    run_sign = 0;
+    return nullptr;
+  }
+  if (sign != run_sign) out.push_back(GemmException{math, n, k, {}, {}, {}});  // a new run of flagged Ms
+  run_sign = sign;
+  GemmException& e = out.back();
+  e.m.push_back(m);
+  e.ratio.push_back(ratio);
+  return &e;
+}
+
 // Measured library kernel choices the model cannot see (GemmException): fitted GEMM records whose
 // measured / predicted ratio under the final fit lies beyond the square of the key's 90% held-out band and
 // at least 25% off; adjacent measured Ms of one (math path, N, K) flagged the same way form one entry.
@@ -364,27 +380,14 @@ std::vector<GemmException> find_gemm_exceptions(const std::vector<Sample>& sampl
       std::vector<double> r;
       for (const Point* pt : at) r.push_back(pt->ratio);
       const double ratio = quantile(r, 0.5);
-      const int sign = ratio > hi ? 1 : ratio < lo ? -1 : 0;
-      if (sign == 0) {
-        run_sign = 0;
-        continue;
-      }
-      if (sign != run_sign) {  // a new run of adjacent flagged Ms
-        out.push_back(GemmException{math, n, k, {}, {}, {}});
-        run_sign = sign;
-      }
-      GemmException& e = out.back();
-      e.m.push_back(m);
-      e.ratio.push_back(ratio);
-      for (const Point* pt : at) e.source += (e.source.empty() ? "" : ", ") + pt->source;
+      GemmException* e = flag_m(out, run_sign, ratio > hi ? 1 : ratio < lo ? -1 : 0, math, n, k, m, ratio);
+      if (!e) continue;
+      for (const Point* pt : at) e->source += (e->source.empty() ? "" : ", ") + pt->source;
     }
   }
   return out;
 }
 
-bool listed(const std::vector<std::string>& suites, const std::string& suite) {
-  return std::find(suites.begin(), suites.end(), suite) != suites.end();
-}
 
 // The sm_partition suite's pairs: one workload timed on all SMs (extra.green_context_sms null) and in a
 // partition of k of extra.device_sms SMs. time(f) = a + b / f with f = k / SMs gives b = (t_k - t_all) /
@@ -434,18 +437,21 @@ std::map<std::string, std::pair<double, std::string>> sm_shares_of(const std::ve
 // ("cold_rotating"); per parameter key the median warm / cold ratio and the largest bytes measured.
 std::map<std::string, L2Warm> l2_warm_of(const std::vector<const MeasurementRecord*>& recs, const HardwareSpec& hw,
                                          const ModelRegistry& models) {
-  std::map<std::string, std::pair<double, double>> by_workload;  // workload -> (warm, cold)
-  std::map<std::string, const MeasurementRecord*> any;
+  struct Pair {
+    const MeasurementRecord* record = nullptr;
+    double warm = 0, cold = 0;
+  };
+  std::map<std::string, Pair> by_workload;
   for (const MeasurementRecord* r : recs) {
-    auto& p = by_workload[workload_json(r->workload)];
-    (r->l2 == "warm" ? p.first : p.second) = r->median_s;
-    any[workload_json(r->workload)] = r;
+    Pair& p = by_workload[workload_json(r->workload)];
+    p.record = r;
+    (r->l2 == "warm" ? p.warm : p.cold) = r->median_s;
   }
   std::map<std::string, std::vector<double>> ratios;
   std::map<std::string, L2Warm> out;
   for (const auto& [text, p] : by_workload) {
-    if (!(p.first > 0) || !(p.second > 0)) continue;
-    const MeasurementRecord* r = any[text];
+    if (!(p.warm > 0) || !(p.cold > 0)) continue;
+    const MeasurementRecord* r = p.record;
     std::vector<Op> ops;
     try {
       ops = workload_ops(r->workload, hw, models);
@@ -454,7 +460,7 @@ std::map<std::string, L2Warm> l2_warm_of(const std::vector<const MeasurementReco
     }
     if (ops.size() != 1) continue;
     const std::string key = to_string(param_key(ops[0]));
-    ratios[key].push_back(p.first / p.second);
+    ratios[key].push_back(p.warm / p.cold);
     L2Warm& w = out[key];
     w.max_bytes = std::max(w.max_bytes, ops[0].bytes.total() / std::max(1, ops[0].kernels_per_instance));
     w.source = r->file;
@@ -467,6 +473,10 @@ std::map<std::string, L2Warm> l2_warm_of(const std::vector<const MeasurementReco
 }
 
 }  // namespace
+
+bool suite_listed(const std::vector<std::string>& suites, const std::string& suite) {
+  return std::find(suites.begin(), suites.end(), suite) != suites.end();
+}
 
 bool is_sustained_ceiling(const MeasurementRecord& rec) {
   return rec.suite == "ceilings" && rec.workload.kind == WorkloadKind::gemm && rec.label.ends_with("_sustained");
@@ -500,7 +510,7 @@ CalibrationResult calibrate(const std::vector<MeasurementRecord>& records, const
       warm_records.push_back(&rec);
       continue;
     }
-    if (listed(opt.microbenchmark_suites, rec.suite)) continue;
+    if (suite_listed(opt.microbenchmark_suites, rec.suite)) continue;
     if (result.device.name.empty()) result.device = rec.device;
     // Back-to-back saturating GEMMs after the power limit has pulled the clocks down: the sustained ceiling
     // of their math path, an input of the model (Load::sustained), so never counted as its error.
@@ -511,7 +521,7 @@ CalibrationResult calibrate(const std::vector<MeasurementRecord>& records, const
       if (rate > slot.first) slot = {rate, rec.file + ":" + std::to_string(rec.line)};
       continue;
     }
-    const bool fit_suite = listed(opt.fit_suites, rec.suite);
+    const bool fit_suite = suite_listed(opt.fit_suites, rec.suite);
     std::vector<Op> ops;
     try {
       ops = workload_ops(rec.workload, hw, models);
@@ -629,7 +639,7 @@ CalibrationResult calibrate(const std::vector<MeasurementRecord>& records, const
       hi = quantile(cv_log_res, 0.95);
       std::vector<double> random_res;
       for (std::size_t i = 0; i < samples.size(); ++i)
-        if (listed(opt.random_suites, samples[i]->record->suite)) random_res.push_back(cv_log_res[i]);
+        if (suite_listed(opt.random_suites, samples[i]->record->suite)) random_res.push_back(cv_log_res[i]);
       if (random_res.size() >= 20) {
         lo = std::min(lo, quantile(random_res, 0.05));
         hi = std::max(hi, quantile(random_res, 0.95));
@@ -767,7 +777,8 @@ std::vector<EvaluationGroup> evaluate(const std::vector<MeasurementRecord>& reco
     if (!r.ok || r.device.hw_profile != hw.name) continue;
     // Launch and stream records measure overheads and ceilings, not operators the model predicts.
     if (r.workload.kind == WorkloadKind::launch || r.workload.kind == WorkloadKind::stream) continue;
-    // SM-partition records time a kernel on part of the GPU: an input (sm_share), never a prediction's target.
+    // SM-partition and L2-warm records time a kernel on part of the GPU or with its inputs in L2: inputs
+    // (sm_share, l2_warm_ratio), never a prediction's target.
     if (r.suite == sm_partition_suite || r.suite == l2_warm_suite) continue;
     // Sustained ceilings (inputs of the calibration that measured them) are predicted as sustained work.
     const bool sustained = is_sustained_ceiling(r);
@@ -915,19 +926,28 @@ MathPath read_math(const detail::JsonObject& e) {
   }
   return MathPath::tc_16bit;  // not reached: fail() throws
 }
+
+// A JSON file of one GPU (`what`: "calibration file", "kernel-choice file"): parsed, its schema and GPU
+// checked; ConfigError naming the file and the key otherwise.
+nlohmann::json read_gpu_json(const std::filesystem::path& file, const char* what, const char* schema,
+                             const char* made_for, const HardwareSpec& hw) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw ConfigError({file.string(), 0, 0}, "", std::string("cannot open ") + what);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  nlohmann::json j = detail::parse_json(ss.str(), file.string());
+  const detail::JsonObject o(j, file.string(), 0, "");
+  const std::string got = o.string("schema");
+  if (got != schema) o.fail("schema", "expected '" + std::string(schema) + "', got '" + got + "'");
+  const std::string gpu = o.string("gpu");
+  if (gpu != hw.name) o.fail("gpu", std::string(made_for) + " '" + gpu + "', not '" + hw.name + "'");
+  return j;
+}
 }  // namespace
 
 Calibration load_calibration(const std::filesystem::path& file, const HardwareSpec& hw) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw ConfigError({file.string(), 0, 0}, "", "cannot open calibration file");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  const nlohmann::json j = detail::parse_json(ss.str(), file.string());
+  const nlohmann::json j = read_gpu_json(file, "calibration file", calibration_schema, "this profile is for", hw);
   const detail::JsonObject o(j, file.string(), 0, "");
-  const std::string schema = o.string("schema");
-  if (schema != calibration_schema) o.fail("schema", "expected '" + std::string(calibration_schema) + "', got '" + schema + "'");
-  const std::string gpu = o.string("gpu");
-  if (gpu != hw.name) o.fail("gpu", "this profile is for '" + gpu + "', not '" + hw.name + "'");
   Calibration c = Calibration::priors(hw);
   c.set_status("calibrated (" + std::string(o.string("created_utc")) + ")");
   c.set_source_file(file.string());
@@ -1125,16 +1145,8 @@ void save_kernel_choices(const std::vector<KernelChoice>& choices, const std::st
 }
 
 std::vector<KernelChoice> load_kernel_choices(const std::filesystem::path& file, const HardwareSpec& hw) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw ConfigError({file.string(), 0, 0}, "", "cannot open kernel-choice file");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  const nlohmann::json j = detail::parse_json(ss.str(), file.string());
+  const nlohmann::json j = read_gpu_json(file, "kernel-choice file", kernel_choices_schema, "these choices are for", hw);
   const detail::JsonObject o(j, file.string(), 0, "");
-  const std::string schema = o.string("schema");
-  if (schema != kernel_choices_schema) o.fail("schema", "expected '" + std::string(kernel_choices_schema) + "', got '" + schema + "'");
-  const std::string gpu = o.string("gpu");
-  if (gpu != hw.name) o.fail("gpu", "these choices are for '" + gpu + "', not '" + hw.name + "'");
   if (!j.contains("choices") || !j["choices"].is_array()) o.fail("choices", "must be an array");
   std::vector<KernelChoice> out;
   for (std::size_t i = 0; i < j["choices"].size(); ++i) {
@@ -1177,21 +1189,14 @@ std::vector<GemmException> transferred_kernel_choices(const Calibration& from, c
       for (const GemmCandidate* g : list)
         if (g->algorithm == it->second->algorithm && (!theirs || g->rank < theirs->rank)) theirs = g;
     const double ratio = theirs ? theirs->time_s / own->time_s : 1.0;
-    const int sign = ratio >= 1.25 ? 1 : ratio <= 0.8 ? -1 : 0;  // material, as measured exceptions
-    if (sign == 0) {
-      run_sign = 0;
-      continue;
-    }
-    if (sign != run_sign) out.push_back(GemmException{math, n, k, {}, {}, {}});
-    run_sign = sign;
-    GemmException& e = out.back();
-    e.m.push_back(m);
-    e.ratio.push_back(ratio);
+    // Material, as measured exceptions.
+    GemmException* e = flag_m(out, run_sign, ratio >= 1.25 ? 1 : ratio <= 0.8 ? -1 : 0, math, n, k, m, ratio);
+    if (!e) continue;
     char times[96];
     std::snprintf(times, sizeof times, " (%.2f us) over its pick ", theirs->time_s * 1e6);
     char own_time[32];
     std::snprintf(own_time, sizeof own_time, " (%.2f us)", own->time_s * 1e6);
-    e.source += (e.source.empty() ? "" : "; ") + std::string("M ") + std::to_string(m) + ": " + to_gpu + " picks " +
+    e->source += (e->source.empty() ? "" : "; ") + std::string("M ") + std::to_string(m) + ": " + to_gpu + " picks " +
                 theirs->kernel + ", the source's candidate rank " + std::to_string(theirs->rank) + times + own->kernel +
                 own_time;
   }

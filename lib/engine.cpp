@@ -70,7 +70,7 @@ bool close(double a, double b) { return std::fabs(a - b) <= 1e-9 * std::max({1.0
 // One group of IntervalSum: an operator row (rows of one kernel and shape merged) with its instances.
 void accumulate(StepEvaluator::Partial& t, const Prediction& p, double instances) {
   t.time_s += p.time_s * instances;
-  t.spread.add_group((p.time_s - p.interval_low_s) * instances, (p.interval_high_s - p.time_s) * instances, p.prior);
+  t.spread.add(p, instances);
 }
 
 StepTime finish(const StepEvaluator::Partial& a, const StepEvaluator::Partial& b, double session_fraction) {
@@ -110,15 +110,10 @@ StepEvaluator::StepEvaluator(const ModelConfig& model, const StepConfig& config,
     tmpl.note.clear();  // copies on the hot path stay allocation-free
     if (tmpl.type == OperatorType::ATTENTION) {
       // Rows of one attention kernel and shape are one interval group, as in predict_step.
-      bool merged = false;
-      for (Attention& other : attention_) {
-        if (same_kernel_and_shape(other.op, tmpl)) {
-          other.op.instances += tmpl.instances;
-          merged = true;
-          break;
-        }
-      }
-      if (!merged) attention_.push_back({tmpl});
+      const auto same = std::find_if(attention_.begin(), attention_.end(),
+                                     [&](const Attention& a) { return same_kernel_and_shape(a.op, tmpl); });
+      if (same != attention_.end()) same->op.instances += tmpl.instances;
+      else attention_.push_back({tmpl});
       continue;
     }
     Linear l{tmpl, {}};

@@ -489,6 +489,10 @@ void IntervalSum::add_group(double below_s, double above_s, bool prior) {
   }
 }
 
+void IntervalSum::add(const Prediction& p, double instances) {
+  add_group((p.time_s - p.interval_low_s) * instances, (p.interval_high_s - p.time_s) * instances, p.prior);
+}
+
 void IntervalSum::merge(const IntervalSum& o) {
   below_sq += o.below_sq;
   above_sq += o.above_sq;

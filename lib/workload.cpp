@@ -322,7 +322,7 @@ WorkloadPrediction predict_workload(const Workload& w, const HardwareSpec& hw, c
     const Prediction p = add(single_op(w, hw, false));  // one operator: no vector, no notes
     IntervalSum spread;
     spread.session_fraction = calibration.session_band_fraction();
-    spread.add_group(p.time_s - p.interval_low_s, p.interval_high_s - p.time_s, p.prior);
+    spread.add(p, 1.0);
     r.interval_low_s = spread.low_s(r.time_s);
     r.interval_high_s = spread.high_s(r.time_s);
   }

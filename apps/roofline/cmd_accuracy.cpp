@@ -42,23 +42,6 @@ std::string coverage(const EvaluationGroup& g) {
   return buf;
 }
 
-// The first kernel a GEMM record's CUPTI trace saw (extra.kernel_names[0]) and, for a gemm_candidates
-// record, cuBLASLt's heuristic rank (extra.heuristic_rank; -1 for other records).
-struct KernelSeen {
-  std::string name;
-  int rank = -1;
-};
-KernelSeen kernel_seen(const MeasurementRecord& r) {
-  KernelSeen k;
-  const nlohmann::json x = nlohmann::json::parse(r.extra_json, nullptr, false);
-  if (!x.is_object()) return k;
-  if (x.contains("kernel_names") && x["kernel_names"].is_array() && !x["kernel_names"].empty() &&
-      x["kernel_names"][0].is_string())
-    k.name = x["kernel_names"][0].get<std::string>();
-  if (x.contains("heuristic_rank") && x["heuristic_rank"].is_number_integer()) k.rank = x["heuristic_rank"].get<int>();
-  return k;
-}
-
 std::string micros(double s) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1f µs", s * 1e6);
@@ -72,37 +55,40 @@ std::string micros(double s) {
 void kernel_choice_section(std::ostringstream& md, const std::map<std::string, CalibrationResult>& results,
                            const std::map<std::string, std::vector<MeasurementRecord>>& by_gpu,
                            const HardwareRegistry& hws) {
-  auto same_gemm = [](const MeasurementRecord& r, const GemmException& e, std::int64_t m, const HardwareSpec& hw) {
-    return r.ok && r.workload.kind == WorkloadKind::gemm && r.workload.gemm.m == m && r.workload.gemm.n == e.n &&
-           r.workload.gemm.k == e.k && r.workload.gemm.groups == 1 &&
-           gemm_op(r.workload.gemm, r.workload.dtype, r.workload.dtype, hw).math == e.math;
-  };
+  std::map<std::string, std::vector<GemmCandidate>> candidates;  // GPU -> its gemm_candidates suite
+  for (const auto& [gpu, recs] : by_gpu)
+    if (const HardwareSpec* h = hws.find(gpu)) candidates[gpu] = gemm_candidates_of(recs, *h);
   std::ostringstream rows;
   for (const auto& [gpu, res] : results) {
     const HardwareSpec& hw = *hws.find(gpu);
+    if (res.calibration.gemm_exceptions().empty()) continue;
+    // The kernel cuBLASLt picked on this GPU (kernel_choices_of) and the time of the gemm record.
+    const std::vector<KernelChoice> picks = kernel_choices_of(by_gpu.at(gpu), hw);
     for (const GemmException& e : res.calibration.gemm_exceptions()) {
       for (const std::int64_t m : e.m) {
-        const MeasurementRecord* own = nullptr;
-        for (const MeasurementRecord& r : by_gpu.at(gpu))
-          if (r.suite == "gemm" && same_gemm(r, e, m, hw)) own = &r;
-        if (!own) continue;
-        const KernelSeen ko = kernel_seen(*own);
-        for (const auto& [other, recs] : by_gpu) {
-          const HardwareSpec* ohw = hws.find(other);
-          if (other == gpu || !ohw) continue;
-          const MeasurementRecord* chosen = nullptr;
-          const MeasurementRecord* same = nullptr;
-          for (const MeasurementRecord& r : recs) {
-            if (r.suite != "gemm_candidates" || !same_gemm(r, e, m, *ohw)) continue;
-            const KernelSeen k = kernel_seen(r);
-            if (k.rank == 0) chosen = &r;
-            if (!ko.name.empty() && k.name == ko.name && (!same || k.rank < kernel_seen(*same).rank)) same = &r;
+        const auto pick = std::find_if(picks.begin(), picks.end(), [&](const KernelChoice& c) {
+          return c.math == e.math && c.m == m && c.n == e.n && c.k == e.k;
+        });
+        const auto own = std::find_if(by_gpu.at(gpu).begin(), by_gpu.at(gpu).end(), [&](const MeasurementRecord& r) {
+          return r.ok && r.suite == "gemm" && r.workload.kind == WorkloadKind::gemm && r.workload.gemm.groups == 1 &&
+                 r.workload.gemm.m == m && r.workload.gemm.n == e.n && r.workload.gemm.k == e.k &&
+                 gemm_op(r.workload.gemm, r.workload.dtype, r.workload.dtype, hw).math == e.math;
+        });
+        if (pick == picks.end() || own == by_gpu.at(gpu).end()) continue;
+        for (const auto& [other, theirs] : candidates) {
+          if (other == gpu) continue;
+          const GemmCandidate* chosen = nullptr;
+          const GemmCandidate* same = nullptr;
+          for (const GemmCandidate& g : theirs) {
+            if (g.math != e.math || g.m != m || g.n != e.n || g.k != e.k) continue;
+            if (g.rank == 0) chosen = &g;
+            if (!pick->kernel.empty() && g.kernel == pick->kernel && (!same || g.rank < same->rank)) same = &g;
           }
           if (!chosen) continue;
           rows << "| " << gpu << " | " << to_string(e.math) << " " << m << " x " << e.n << " x " << e.k << " | `"
-               << ko.name << "` | " << micros(own->median_s) << " | " << other << ": `" << kernel_seen(*chosen).name
-               << "` | " << micros(chosen->median_s) << " | "
-               << (same ? "rank " + std::to_string(kernel_seen(*same).rank) + ", " + micros(same->median_s)
+               << pick->kernel << "` | " << micros(own->median_s) << " | " << other << ": `" << chosen->kernel
+               << "` | " << micros(chosen->time_s) << " | "
+               << (same ? "rank " + std::to_string(same->rank) + ", " + micros(same->time_s)
                         : std::string("not among its candidates"))
                << " |\n";
         }
@@ -261,9 +247,6 @@ const bool registered = register_command(55, [](CLI::App& app, int&) {
         failed[gpu] = e.what();
       }
     }
-    auto listed = [](const std::vector<std::string>& v, const std::string& s) {
-      return std::find(v.begin(), v.end(), s) != v.end();
-    };
     std::map<std::string, Calibration> own;
     for (const auto& [gpu, r] : fitted) own.emplace(gpu, r.calibration);
     for (auto& [gpu, r] : fitted) {
@@ -276,7 +259,8 @@ const bool registered = register_command(55, [](CLI::App& app, int&) {
         r.calibration = c;
         std::vector<MeasurementRecord> never_fitted;
         for (const MeasurementRecord& m : by_gpu.at(gpu))
-          if (!listed(fo.fit_suites, m.suite) && !listed(fo.microbenchmark_suites, m.suite) && !is_sustained_ceiling(m))
+          if (!suite_listed(fo.fit_suites, m.suite) && !suite_listed(fo.microbenchmark_suites, m.suite) &&
+              !is_sustained_ceiling(m))
             never_fitted.push_back(m);
         r.evaluations = evaluate(never_fitted, hw, c, models);
         r.speedups = speedup_checks(never_fitted, hw, c, models);
@@ -389,10 +373,9 @@ const bool registered = register_command(55, [](CLI::App& app, int&) {
         const Calibration t = transfer_calibration(fr.calibration, *a, *b);
         // As in (1) and (2): validate/'s own microbenchmarks measure ceilings and other kernels than the
         // model predicts, so they are not counted as model error here either.
-        const std::vector<std::string> micro = FitOptions{}.microbenchmark_suites;
         std::vector<MeasurementRecord> model_recs;
         for (const MeasurementRecord& m : recs)
-          if (std::find(micro.begin(), micro.end(), m.suite) == micro.end()) model_recs.push_back(m);
+          if (!suite_listed(fo.microbenchmark_suites, m.suite)) model_recs.push_back(m);
         for (const EvaluationGroup& g : evaluate(model_recs, *b, t, models))
           md << "| " << from << " → " << to << " | " << g.name << " | " << g.calibrated.count << " | " << cell(g.datasheet)
              << " | " << cell(g.calibrated) << " | " << cell90(g.calibrated) << " | " << coverage(g) << " |\n";

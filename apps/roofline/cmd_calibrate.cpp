@@ -55,6 +55,14 @@ std::string pctm(const ErrorStats& s) {
   return buf;
 }
 
+// --out, or <data dir>/<folder>/<gpu>.json; its folder created.
+std::filesystem::path output_file(const std::string& requested, const char* folder, const HardwareSpec& hw) {
+  const std::filesystem::path out =
+      requested.empty() ? data_directory() / folder / (hw.name + ".json") : std::filesystem::path(requested);
+  if (out.has_parent_path()) std::filesystem::create_directories(out.parent_path());
+  return out;
+}
+
 void print_result(const CalibrationResult& r) {
   std::cout << "calibration of " << r.gpu << " from " << r.records_used << " fitted records (" << r.records_skipped
             << " skipped) in " << r.record_files.size() << " files; device " << r.device.name << ", driver "
@@ -140,9 +148,7 @@ const bool registered = register_command(50, [](CLI::App& app, int&) {
       throw InvalidArgumentError("the fit did not converge for " + keys + "; no profile written");
     }
     if (o.dry_run) return;
-    const std::filesystem::path out =
-        o.out.empty() ? data_directory() / "calibration" / (hw.name + ".json") : std::filesystem::path(o.out);
-    if (out.has_parent_path()) std::filesystem::create_directories(out.parent_path());
+    const std::filesystem::path out = output_file(o.out, "calibration", hw);
     save_calibration(r, out);
     std::cout << "\nwrote " << out.string() << "\n";
   });
@@ -163,9 +169,7 @@ const bool registered = register_command(50, [](CLI::App& app, int&) {
     const std::vector<KernelChoice> choices = kernel_choices_of(records, hw);
     if (choices.empty())
       throw InvalidArgumentError("no GEMM record of " + hw.name + " carries cuBLASLt's algorithm; nothing written");
-    const std::filesystem::path out = kc.out.empty() ? data_directory() / "kernel_choices" / (hw.name + ".json")
-                                                     : std::filesystem::path(kc.out);
-    if (out.has_parent_path()) std::filesystem::create_directories(out.parent_path());
+    const std::filesystem::path out = output_file(kc.out, "kernel_choices", hw);
     save_kernel_choices(choices, hw.name, out);
     std::cout << "wrote " << choices.size() << " kernel choices of " << hw.name << " to " << out.string() << "\n";
   });

@@ -204,6 +204,9 @@ struct CalibrationResult {
   bool all_converged() const;
 };
 
+/// Whether `suite` is one of `suites` (FitOptions' suite lists).
+bool suite_listed(const std::vector<std::string>& suites, const std::string& suite);
+
 /// The ceilings suite's back-to-back GEMMs measured after the power limit has set in (labels *_sustained):
 /// inputs of the calibration that measured them (sustained ceilings), not evaluated.
 bool is_sustained_ceiling(const MeasurementRecord& rec);

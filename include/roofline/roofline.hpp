@@ -227,6 +227,8 @@ struct IntervalSum {
   double session_fraction = 0;              ///< Calibration::session_band_fraction
   /// One group: its total deviations below and above its predicted time.
   void add_group(double below_s, double above_s, bool prior);
+  /// One group of a single prediction's `instances` (its interval's deviations times them).
+  void add(const Prediction& p, double instances);
   void merge(const IntervalSum& o);
   double low_s(double time_s) const;   ///< time − √(Σ below² + prior_below² + (session × time)²), ≥ 0
   double high_s(double time_s) const;  ///< time + √(Σ above² + prior_above² + (session × time)²)
