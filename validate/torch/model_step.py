@@ -42,25 +42,20 @@ PREFILL_CONTEXT = (128, 512, 2048, 8192)
 PREFILL_MAX_TOKENS = 16384       # B*S cap per prefill step (run-time budget): drops B=4 x 8192 only
 FP8_PREFILL = {"llama3-8b": ((1, 512), (1, 2048), (4, 2048), (1, 8192))}   # (batch, context)
 FP8_PREFILL_DEFAULT = ((1, 2048),)
-# Suite `model_step_fresh` (2026-12-07): batches, contexts and prefill shapes model_step never ran, measured
-# once the step model and its interval rule were committed; never fitted, never used to choose the model.
+# The never-fitted step suites, each of configurations no earlier step suite ran (2026-12-07), by name:
+# (decode batches, decode contexts, bf16 prefill (B, S), fp8 prefill (B, S)).
+#   model_step_fresh: measured once the step model and its interval rule were committed;
+#   model_step_fresh2: measured after the in-step L2 factor (the l2_warm suite) was committed, its clean check;
+#   model_step_fresh3: measured with the gemm_chain suite, evaluated only after the change that suite informs.
 FRESH_MODELS = ("llama3-8b", "qwen2.5-7b", "mistral-7b")
-FRESH_DECODE_BATCH = (2, 4, 16, 48, 96)
-FRESH_DECODE_CONTEXT = (1024, 4096, 12288)
-FRESH_PREFILL = ((2, 256), (1, 1024), (2, 1024), (1, 4096))
-FRESH_FP8_PREFILL = ((1, 1024), (2, 1024))
-# Suite `model_step_fresh2` (2026-12-07): a second set of new configurations, measured after the in-step L2
-# factor (the l2_warm suite) was committed, the clean check of that change.
-FRESH2_DECODE_BATCH = (3, 6, 12, 24, 80)
-FRESH2_DECODE_CONTEXT = (768, 3072, 6144)
-FRESH2_PREFILL = ((1, 768), (3, 512), (1, 3072))
-FRESH2_FP8_PREFILL = ((1, 768), (3, 512))
-# Suite `model_step_fresh3` (2026-12-07): a third new set, measured with the gemm_chain suite and evaluated only
-# after the change that suite informs was committed.
-FRESH3_DECODE_BATCH = (5, 10, 20, 40, 72)
-FRESH3_DECODE_CONTEXT = (640, 2560, 5120)
-FRESH3_PREFILL = ((1, 640), (2, 768), (1, 2560))
-FRESH3_FP8_PREFILL = ((1, 640), (2, 768))
+FRESH_SUITES = {
+    "model_step_fresh": ((2, 4, 16, 48, 96), (1024, 4096, 12288), ((2, 256), (1, 1024), (2, 1024), (1, 4096)),
+                         ((1, 1024), (2, 1024))),
+    "model_step_fresh2": ((3, 6, 12, 24, 80), (768, 3072, 6144), ((1, 768), (3, 512), (1, 3072)),
+                          ((1, 768), (3, 512))),
+    "model_step_fresh3": ((5, 10, 20, 40, 72), (640, 2560, 5120), ((1, 640), (2, 768), (1, 2560)),
+                          ((1, 640), (2, 768))),
+}
 RMS_EPS = 1e-5
 ROPE_THETA = 10000.0             # not in models/*.yaml; irrelevant to time (cos/sin are table reads)
 INIT_STD = 0.02
@@ -289,25 +284,24 @@ def build_configs(models: Sequence[str], quick: bool) -> List[StepConfig]:
     return out
 
 
-def build_fresh_configs(models: Sequence[str], quick: bool, which: int = 1) -> List[StepConfig]:
-    """The model_step_fresh (which = 1), model_step_fresh2 (2) or model_step_fresh3 (3) suite: decode B x S x {bf16, fp8}
-    and prefill shapes disjoint from model_step's and from each other's, in run order."""
-    batches, contexts, pre, fp8_pre = {
-        1: (FRESH_DECODE_BATCH, FRESH_DECODE_CONTEXT, FRESH_PREFILL, FRESH_FP8_PREFILL),
-        2: (FRESH2_DECODE_BATCH, FRESH2_DECODE_CONTEXT, FRESH2_PREFILL, FRESH2_FP8_PREFILL),
-        3: (FRESH3_DECODE_BATCH, FRESH3_DECODE_CONTEXT, FRESH3_PREFILL, FRESH3_FP8_PREFILL)}[which]
+def build_fresh_suite(name: str, models: Sequence[str], quick: bool) -> List[StepConfig]:
+    """One of FRESH_SUITES for those of `models` in FRESH_MODELS: decode B x S x {bf16, fp8} and its prefill
+    shapes, in run order. Unknown names raise ValueError."""
+    if name not in FRESH_SUITES:
+        raise ValueError(f"unknown fresh step suite {name!r}; known: {', '.join(FRESH_SUITES)}")
+    batches, contexts, pre, fp8_pre = FRESH_SUITES[name]
     out: List[StepConfig] = []
-    for name in models:
-        m = load_model(name)
-        _, nl = model_layers(name, m)
+    for model in (m for m in models if m in FRESH_MODELS):
+        m = load_model(model)
+        _, nl = model_layers(model, m)
         dec_b = batches[1:2] if quick else batches
         dec_s = contexts[:1] if quick else contexts
         for w in ("bf16", "fp8_e4m3"):
             for b in dec_b:
                 for s in dec_s:
-                    out.append(StepConfig(name, "decode", b, s, w, nl))
+                    out.append(StepConfig(model, "decode", b, s, w, nl))
             for b, s in (pre[:1] if quick else pre) if w == "bf16" else (fp8_pre[:1] if quick else fp8_pre):
-                out.append(StepConfig(name, "prefill", b, s, w, nl))
+                out.append(StepConfig(model, "prefill", b, s, w, nl))
     return out
 
 

@@ -78,9 +78,8 @@ def plan(args) -> dict:
     ms = model_step.build_configs(models, args.quick)
     t, n = model_step.plan_s(ms)
     est["model_step"] = (len(ms), t, n)
-    fresh_models = [m for m in models if m in model_step.FRESH_MODELS]
-    for which, name in ((1, "model_step_fresh"), (2, "model_step_fresh2"), (3, "model_step_fresh3")):
-        mf = model_step.build_fresh_configs(fresh_models, args.quick, which)
+    for name in model_step.FRESH_SUITES:
+        mf = model_step.build_fresh_suite(name, models, args.quick)
         t, n = model_step.plan_s(mf)
         est[name] = (len(mf), t, n)
     ew = elementwise.build_configs(args.quick)
@@ -179,8 +178,7 @@ def main(argv=None) -> int:
                     models = args.models.split(",") if args.models else (
                         ["llama3-8b"] if args.quick else list(model_step.MODEL_ORDER))
                     cfgs = (model_step.build_configs(models, args.quick) if suite == "model_step" else
-                            model_step.build_fresh_configs([m for m in models if m in model_step.FRESH_MODELS],
-                                                           args.quick, {"model_step_fresh2": 2, "model_step_fresh3": 3}.get(suite, 1)))
+                            model_step.build_fresh_suite(suite, models, args.quick))
                     mcfgs = None
                 r = model_step.ModelStepRunner(dev, w, deadline, rms, suite=suite)
                 r.run(cfgs, mcfgs)

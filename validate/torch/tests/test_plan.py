@@ -282,9 +282,11 @@ class Models(unittest.TestCase):
 
     def test_fresh_steps_are_valid_and_repeat_no_model_step_configuration(self):
         old = {(c.model, c.phase, c.batch, c.context) for c in MS.build_configs(MS.MODEL_ORDER, False)}
-        fresh1 = MS.build_fresh_configs(MS.FRESH_MODELS, False)
-        fresh2 = MS.build_fresh_configs(MS.FRESH_MODELS, False, 2)
-        fresh3 = MS.build_fresh_configs(MS.FRESH_MODELS, False, 3)
+        fresh1 = MS.build_fresh_suite("model_step_fresh", MS.MODEL_ORDER, False)
+        fresh2 = MS.build_fresh_suite("model_step_fresh2", MS.MODEL_ORDER, False)
+        fresh3 = MS.build_fresh_suite("model_step_fresh3", MS.MODEL_ORDER, False)
+        with self.assertRaises(ValueError):
+            MS.build_fresh_suite("model_step_fresh9", MS.MODEL_ORDER, False)
         self.assertEqual(len(fresh1), 3 * (2 * 15 + 4 + 2))
         self.assertEqual(len(fresh2), 3 * (2 * 15 + 3 + 2))
         self.assertEqual(len(fresh3), 3 * (2 * 15 + 3 + 2))
